@@ -1,0 +1,304 @@
+"""Click commands only: parse options, call the session/engine, hand results to the printer."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+
+from logpipe import __version__
+from logpipe.errors import LogpipeError, UsageError
+from logpipe.pipelines import TARGETS
+from logpipe.render import Printer
+from logpipe.session import Options, Run
+
+TARGET_HELP = f"TARGET: all (default) or any of {', '.join(TARGETS)}."
+
+
+def _command(func: Callable[..., int | None]) -> Callable[..., None]:
+    """Run a command body, turning logpipe's errors into messages and exit codes."""
+
+    @wraps(func)
+    @click.pass_context
+    def wrapper(click_ctx: click.Context, *args: Any, **kwargs: Any) -> None:
+        options: Options = click_ctx.obj
+        printer = Printer(options.output, options.verbose)
+        try:
+            code = func(options, printer, *args, **kwargs) or 0
+        except LogpipeError as exc:
+            printer.error(str(exc), exc.exit_code)
+            code = exc.exit_code
+        except KeyboardInterrupt:
+            printer.error("interrupted; run the same command again to finish", 1)
+            code = 130
+        sys.exit(code)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-c", "--config", metavar="FILE", help="Config file [default: ./logpipe.yaml, then $LOGPIPE_CONFIG].")
+@click.option("--profile", metavar="NAME", help="AWS named profile (as the AWS CLI's --profile).")
+@click.option("--region", metavar="REGION", help="AWS region; overrides the config file.")
+@click.option("--endpoint-url", metavar="URL", help="Send AWS API calls to this endpoint (e.g. a local emulator).")
+@click.option("--sandbox", is_flag=True, help="Use the built-in local emulator (started on demand); no AWS account.")
+@click.option(
+    "-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Output format."
+)
+@click.option("-v", "--verbose", count=True, help="Show each step and the API calls made (-vv: every write call).")
+@click.version_option(__version__, prog_name="logpipe")
+@click.pass_context
+def main(click_ctx: click.Context, **kwargs: Any) -> None:
+    """Build, check and remove AWS security-log pipelines into Amazon OpenSearch Service.
+
+    \b
+    Pipelines: cloudtrail, dns (Route 53 Resolver), waf, flowlog (VPC Flow Logs),
+    securityhub (with GuardDuty and AWS Config), and the opensearch side
+    (access policy, role mappings, index templates, index patterns).
+
+    \b
+    Exit codes: 0 success/healthy; 1 a command ran and found trouble;
+    2 usage, config or preflight error (nothing was changed).
+    """
+    click_ctx.obj = Options(**kwargs)
+
+
+def _summary(run: Run) -> dict[str, Any]:
+    return run.counter.summary()
+
+
+def _targets_argument() -> Callable:
+    return click.argument("targets", nargs=-1, metavar="[TARGET]...")
+
+
+@main.command()
+@_targets_argument()
+@click.option("--adopt", is_flag=True, help="Take over resources that exist under logpipe's names without its tags.")
+@_command
+def up(options: Options, printer: Printer, targets: tuple[str, ...], adopt: bool) -> int:
+    """Create or converge pipelines (idempotent). A second run changes nothing.
+
+    TARGET: all (default) or any of cloudtrail, dns, waf, flowlog, securityhub, opensearch.
+    """
+    run = Run(options, reporter=printer.report, progress=printer.progress)
+    pipelines = run.pipelines(targets)
+    run.preflight(pipelines)
+    printer.note(f"logpipe up: {', '.join(p.name for p in pipelines)} in {run.aws.region} (prefix {run.config.prefix})")
+    items = run.engine.plan(run.declare(pipelines), adopt=adopt)
+    run.engine.apply(items)
+    failed = [i for i in items if i.result in ("failed", "skipped")]
+    changed = [i for i in items if i.result in ("created", "updated", "adopted", "failed", "skipped")]
+    summary = _summary(run)
+    if printer.json:
+        printer.document(
+            {"ok": not failed, "changes": [i.as_dict() for i in changed], "api_calls": summary},
+        )
+    else:
+        if not changed:
+            printer.out.print("Everything is up to date: no changes made.")
+        else:
+            printer.items_table("changes", changed, column="result")
+        if failed:
+            printer.note(f"{len(failed)} resource(s) failed or were not attempted; run `logpipe up` again to finish.")
+    printer.api_calls(summary)
+    return 1 if failed else 0
+
+
+@main.command()
+@_targets_argument()
+@click.option("--adopt", is_flag=True, help="Plan as `up --adopt` would.")
+@_command
+def plan(options: Options, printer: Printer, targets: tuple[str, ...], adopt: bool) -> int:
+    """Show what `up` would change; makes no change.
+
+    TARGET: all (default) or any of cloudtrail, dns, waf, flowlog, securityhub, opensearch.
+    """
+    run = Run(options, progress=printer.progress)
+    pipelines = run.pipelines(targets)
+    run.preflight(pipelines)
+    items = run.engine.plan(run.declare(pipelines), adopt=adopt)
+    changes = [i for i in items if i.action != "noop"]
+    problems = run.engine.problems(items)
+    summary = _summary(run)
+    if printer.json:
+        printer.document(
+            {
+                "ok": not problems,
+                "changes": [i.as_dict() for i in changes],
+                "problems": problems,
+                "api_calls": summary,
+            }
+        )
+    elif changes:
+        printer.plan_changes(changes)
+        counts = {a: sum(1 for i in changes if i.action == a) for a in ("create", "update", "adopt")}
+        printer.out.print(
+            f"Plan: {counts['create']} to create, {counts['update']} to update, {counts['adopt']} to adopt"
+            + (f", {len(problems)} problem(s) that stop `up`" if problems else "")
+        )
+    else:
+        printer.out.print("No changes: everything matches the config.")
+    printer.api_calls(summary)
+    if summary["write"]:
+        raise LogpipeError(f"internal error: plan made {summary['write']} write call(s)")
+    return 2 if problems else 0
+
+
+@main.command()
+@_targets_argument()
+@_command
+def status(options: Options, printer: Printer, targets: tuple[str, ...]) -> int:
+    """Every resource: ok / missing / drifted / not-owned / external, plus data freshness.
+
+    TARGET: all (default) or any of cloudtrail, dns, waf, flowlog, securityhub, opensearch.
+    """
+    run = Run(options, progress=printer.progress)
+    pipelines = run.pipelines(targets)
+    run.preflight(pipelines)
+    items = run.engine.status(run.declare(pipelines))
+    health: list[dict[str, Any]] = []
+    for pipeline in pipelines:
+        health.extend(pipeline.health(run.ctx))
+    bad = [i for i in items if i.state in ("missing", "drifted", "not-owned", "error")]
+    unhealthy = [h for h in health if not h.get("ok", True)]
+    healthy = not bad and not unhealthy
+    if printer.json:
+        printer.document(
+            {
+                "healthy": healthy,
+                "resources": [i.as_dict() for i in items],
+                "health": health,
+                "api_calls": _summary(run),
+            }
+        )
+    else:
+        printer.items_table("resources", items)
+        if health:
+            _health_table(printer, health)
+        printer.out.print("healthy" if healthy else f"degraded: {len(bad)} resource(s), {len(unhealthy)} check(s)")
+    printer.api_calls(_summary(run))
+    return 0 if healthy else 1
+
+
+def _health_table(printer: Printer, rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="data", title_justify="left")
+    for name in ("pipeline", "check", "value", "detail"):
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        value = str(row.get("value", ""))
+        style = "green" if row.get("ok", True) else "yellow"
+        table.add_row(row.get("pipeline", ""), row.get("check", ""), f"[{style}]{value}[/]", row.get("detail", ""))
+    printer.out.print(table)
+
+
+@main.command()
+@_targets_argument()
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
+@click.option("--delete-data", is_flag=True, help="Also empty and delete logpipe's buckets that still hold objects.")
+@_command
+def teardown(options: Options, printer: Printer, targets: tuple[str, ...], yes: bool, delete_data: bool) -> int:
+    """Remove what logpipe created, newest first; leaves everything else.
+
+    TARGET: all (default) or any of cloudtrail, dns, waf, flowlog, securityhub, opensearch.
+    """
+    run = Run(options, reporter=printer.report, progress=printer.progress)
+    pipelines = run.pipelines(targets, for_teardown=True)
+    run.preflight([])
+    run.ctx.delete_data = delete_data
+    items = run.engine.plan_teardown(run.declare(pipelines), keep=run.others_keys(pipelines))
+    doomed = [i for i in items if i.action == "delete"]
+    kept = [i for i in items if i.action == "keep"]
+    if doomed and not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("teardown deletes resources: pass --yes to confirm when not running in a terminal")
+        printer.items_table("to delete", doomed, column="action")
+        if not click.confirm(f"Delete these {len(doomed)} resource(s)?", default=False, err=True):
+            raise UsageError("teardown cancelled; nothing was deleted")
+    if doomed:
+        run.engine.teardown(items)
+    failed = [i for i in doomed if i.result in ("failed", "skipped")]
+    summary = _summary(run)
+    if printer.json:
+        printer.document(
+            {
+                "ok": not failed,
+                "changes": [i.as_dict() for i in doomed],
+                "kept": [i.as_dict() for i in kept],
+                "api_calls": summary,
+            }
+        )
+    else:
+        if doomed:
+            printer.items_table("teardown", doomed, column="result")
+        else:
+            printer.out.print("Nothing to delete: logpipe owns no resources for these targets.")
+        for item in kept:
+            printer.note(f"kept {item.resource.kind} {item.resource.name}: {item.detail or "not logpipe's"}")
+    printer.api_calls(summary)
+    return 1 if failed else 0
+
+
+# sandbox ----------------------------------------------------------------------
+@main.group()
+def sandbox() -> None:
+    """The local emulator used by --sandbox (moto + osmem-server + OpenSearch stand-in, loopback only)."""
+
+
+@sandbox.command("start")
+@_command
+def sandbox_start(options: Options, printer: Printer) -> int:
+    """Start the emulator in the background, seeded with the lab's starting point."""
+    from logpipe.sandbox import control
+
+    info = control.ensure_running(region=options.region or "ap-northeast-2", progress=printer.progress)
+    _print_sandbox(printer, info)
+    return 0
+
+
+@sandbox.command("stop")
+@_command
+def sandbox_stop(options: Options, printer: Printer) -> int:
+    """Stop the emulator; its state is discarded."""
+    from logpipe.sandbox import control
+
+    stopped = control.stop()
+    if printer.json:
+        printer.document({"stopped": stopped})
+    else:
+        printer.out.print("sandbox stopped" if stopped else "sandbox was not running")
+    return 0
+
+
+@sandbox.command("status")
+@_command
+def sandbox_status(options: Options, printer: Printer) -> int:
+    """Show whether the emulator runs and its endpoints (exit 1 when it is not running)."""
+    from logpipe.sandbox import control
+
+    info = control.status()
+    if info is None:
+        if printer.json:
+            printer.document({"running": False})
+        else:
+            printer.out.print("sandbox is not running (start it with `logpipe sandbox start`)")
+        return 1
+    _print_sandbox(printer, info)
+    return 0
+
+
+def _print_sandbox(printer: Printer, info: dict[str, Any]) -> None:
+    if printer.json:
+        printer.document({"running": True, **info})
+        return
+    for key in ("aws_endpoint_url", "opensearch_url", "region", "pid", "state_dir"):
+        if key in info:
+            printer.out.print(f"{key}: {info[key]}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,30 @@
+"""What a pipeline is: a named list of resource declarations, plus checks only it knows."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from logpipe.engine.context import Context
+from logpipe.engine.model import Resource
+
+
+class Pipeline:
+    """Subclasses declare resources; the engine does all reading, planning and changing."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+
+    def enabled(self, ctx: Context) -> bool:
+        section = getattr(ctx.config.pipelines, self.name, None)
+        return bool(getattr(section, "enabled", True))
+
+    def resources(self, ctx: Context) -> list[Resource]:
+        raise NotImplementedError
+
+    def checks(self, ctx: Context) -> list[str]:
+        """Preflight problems visible from the config and context alone (run before any read)."""
+        return []
+
+    def health(self, ctx: Context) -> list[dict[str, Any]]:
+        """Extra status rows (data freshness and the like); never raises for a missing index."""
+        return []

@@ -1,0 +1,122 @@
+"""Everything the CLI prints: tables and progress for people, one JSON document for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from logpipe.engine.runner import Item
+
+_STATE_STYLE = {
+    "ok": "green",
+    "external": "cyan",
+    "missing": "yellow",
+    "drifted": "yellow",
+    "not-owned": "red",
+    "error": "red",
+}
+_ACTION_STYLE = {
+    "create": "green",
+    "update": "yellow",
+    "adopt": "yellow",
+    "delete": "red",
+    "conflict": "red",
+    "missing-external": "red",
+}
+_VERB = {"start": "…", "done": "✓", "failed": "✗", "skipped": "-"}
+
+
+class Printer:
+    """Owns stdout/stderr for one command. JSON mode keeps stdout for the single document."""
+
+    def __init__(self, output: str = "table", verbose: int = 0) -> None:
+        self.json = output == "json"
+        self.verbose = verbose
+        self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+        self.err = Console(file=sys.stderr, highlight=False, stderr=True, soft_wrap=True)
+        self._lock = threading.Lock()
+        self._started: dict[str, float] = {}
+
+    # progress (stderr) ------------------------------------------------------------
+    def progress(self, message: str) -> None:
+        with self._lock:
+            self.err.print(f"  {message}", markup=False)
+
+    def report(self, event: str, item: Item) -> None:
+        """Engine reporter: one line per resource as work starts and ends."""
+        key = item.resource.key
+        with self._lock:
+            if event == "start":
+                self._started[key] = time.monotonic()
+                if self.verbose:
+                    self.err.print(f"  … {item.action} {item.resource.kind} {item.resource.name}", markup=False)
+                return
+            took = time.monotonic() - self._started.get(key, time.monotonic())
+            verb = item.result or event
+            line = f"  {_VERB.get(event, ' ')} {verb} {item.resource.kind} {item.resource.name} ({took:.1f}s)"
+            if item.error:
+                line += f": {item.error}"
+            style = "red" if event in ("failed", "skipped") else None
+            self.err.print(line, style=style, markup=False)
+
+    def note(self, message: str) -> None:
+        self.err.print(message, markup=False)
+
+    def error(self, message: str, exit_code: int) -> None:
+        self.err.print(f"error: {message}", style="red", markup=False)
+        if self.json:
+            self.document({"ok": False, "error": message, "exit_code": exit_code})
+
+    # results (stdout) -------------------------------------------------------------
+    def document(self, data: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        sys.stdout.flush()
+
+    def items_table(self, title: str, items: list[Item], *, column: str = "state") -> None:
+        table = Table(title=title, title_justify="left", show_lines=False)
+        for name in ("pipeline", "kind", "name", column, "detail"):
+            table.add_column(name, overflow="fold")
+        for item in items:
+            value = item.state if column == "state" else (item.result or item.action)
+            style = (_STATE_STYLE if column == "state" else _ACTION_STYLE).get(value)
+            table.add_row(
+                ",".join(item.pipelines),
+                item.resource.kind,
+                item.resource.name,
+                f"[{style}]{value}[/]" if style else value,
+                _escape(item.detail),
+            )
+        self.out.print(table)
+
+    def plan_changes(self, items: list[Item]) -> None:
+        """Terraform-style listing of what would change, with each differing property."""
+        for item in items:
+            style = _ACTION_STYLE.get(item.action, "")
+            head = f"[{style}]{item.action:>8}[/]" if style else f"{item.action:>8}"
+            self.out.print(f"{head} {item.resource.kind} {_escape(item.resource.name)}")
+            for prop, (old, new) in sorted(item.changes.items()):
+                self.out.print(f"           {prop}: {_escape(_short(old))} → {_escape(_short(new))}")
+            if item.action in ("conflict", "missing-external") and item.detail:
+                self.out.print(f"           {_escape(item.detail)}")
+
+    def api_calls(self, summary: dict[str, Any]) -> None:
+        if not self.verbose:
+            return
+        self.err.print(f"API calls: {summary['read']} read, {summary['write']} write", markup=False)
+        for service, counts in summary["by_service"].items():
+            self.err.print(f"  {service}: {counts['read']} read, {counts['write']} write", markup=False)
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")

@@ -1,0 +1,50 @@
+"""Read-only reference to an existing Amazon OpenSearch Service domain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from logpipe.engine.context import Context
+from logpipe.engine.model import Observed, Resource
+from logpipe.resources.common import is_not_found
+
+
+def domain_facts(status: dict[str, Any]) -> dict[str, Any]:
+    """The facts logpipe needs from a DomainStatus: where it answers and how it is secured."""
+    endpoint = status.get("Endpoint") or next(iter((status.get("Endpoints") or {}).values()), None)
+    security = status.get("AdvancedSecurityOptions") or {}
+    return {
+        "name": status["DomainName"],
+        "arn": status["ARN"],
+        "endpoint": endpoint,
+        "engine_version": status.get("EngineVersion", ""),
+        "fgac": bool(security.get("Enabled")),
+        "internal_user_database": bool(security.get("InternalUserDatabaseEnabled")),
+        "vpc": bool(status.get("VPCOptions", {}).get("VPCId")),
+        "processing": bool(status.get("Processing")),
+    }
+
+
+class OpenSearchDomainRef(Resource):
+    """The domain the pipelines write to. logpipe never changes or deletes it through this kind."""
+
+    kind = "opensearch-domain"
+    policy = "external"
+
+    def describe(self) -> str:
+        return f"OpenSearch Service domain {self.name}"
+
+    def read(self, ctx: Context) -> Observed | None:
+        try:
+            status = ctx.aws.client("opensearch").describe_domain(DomainName=self.name)["DomainStatus"]
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        if status.get("Deleted"):
+            return None
+        facts = domain_facts(status)
+        note = f"{facts['engine_version']}, fine-grained access control {'on' if facts['fgac'] else 'off'}"
+        return Observed({}, facts, owned=False, note=note)

@@ -1,0 +1,132 @@
+"""Start, find and stop the background sandbox emulator; its state lives in one folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from logpipe.errors import LogpipeError
+
+STATE_FILE = "state.json"
+LOG_FILE = "emulator.log"
+START_TIMEOUT_SECONDS = 90.0
+
+# moto accepts any credentials; these keep boto3 away from real ones while --sandbox is on.
+SANDBOX_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "AKIALOGPIPESANDBOX01",
+    "AWS_SECRET_ACCESS_KEY": "logpipe-sandbox-secret",
+}
+
+
+def state_dir() -> Path:
+    configured = os.environ.get("LOGPIPE_SANDBOX_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "logpipe" / "sandbox"
+
+
+def use_sandbox_credentials() -> None:
+    """Point this process's AWS credential chain at the sandbox's fake keys."""
+    os.environ.update(SANDBOX_CREDENTIALS)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/moto-api/", timeout=2) as response:
+            return response.status < 500
+    except OSError:
+        return False
+
+
+def status() -> dict[str, Any] | None:
+    """The running sandbox's endpoints, or None when none runs."""
+    path = state_dir() / STATE_FILE
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not _alive(int(info.get("pid", 0))) or not _answers(info["aws_endpoint_url"]):
+        return None
+    return {**info, "state_dir": str(state_dir())}
+
+
+def ensure_running(
+    *, region: str = "ap-northeast-2", seed: dict[str, Any] | None = None, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Return the running sandbox, starting one (seeded with the lab's starting point) if needed."""
+    info = status()
+    if info is not None:
+        if info.get("region") != region:
+            raise LogpipeError(
+                f"the sandbox runs in {info.get('region')}, not {region}; "
+                "run `logpipe sandbox stop` first or use that region"
+            )
+        return info
+    folder = state_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / STATE_FILE).unlink(missing_ok=True)
+    if progress:
+        progress(f"starting the sandbox emulator in {region} (state in {folder}) ...")
+    log = open(folder / LOG_FILE, "ab")  # noqa: SIM115 - handed to the child process
+    command = [sys.executable, "-m", "logpipe.sandbox.emulator", "--state-dir", str(folder), "--region", region]
+    if seed:
+        command += ["--seed", json.dumps(seed)]
+    process = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True
+    )
+    log.close()
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise LogpipeError(f"the sandbox emulator exited during start; see {folder / LOG_FILE}")
+        info = status()
+        if info is not None and info.get("pid") == process.pid:
+            if progress:
+                progress(f"sandbox ready: AWS at {info['aws_endpoint_url']}, OpenSearch at {info['opensearch_url']}")
+            return info
+        time.sleep(0.2)
+    process.kill()
+    raise LogpipeError(
+        f"the sandbox emulator did not start within {int(START_TIMEOUT_SECONDS)} s; see {folder / LOG_FILE}"
+    )
+
+
+def stop() -> bool:
+    """Stop the emulator (and the servers it started); True when one was running."""
+    path = state_dir() / STATE_FILE
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    pid = int(info.get("pid", 0))
+    running = pid > 0 and _alive(pid)
+    if running:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    path.unlink(missing_ok=True)
+    return running

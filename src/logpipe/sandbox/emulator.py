@@ -1,0 +1,148 @@
+"""The sandbox process: moto server (gaps filled) + osmem-server + the OpenSearch stand-in.
+
+Run as ``python -m logpipe.sandbox.emulator --state-dir DIR``; ``logpipe sandbox start``
+does that in the background. Everything listens on 127.0.0.1 only. The account is seeded
+with the lab's starting point: an OpenSearch domain with fine-grained access control
+whose endpoint is the local stand-in, a VPC tagged ``Name=demogo-vpc``, and a regional
+web ACL, and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from logpipe.sandbox.control import SANDBOX_CREDENTIALS, STATE_FILE
+
+LAB_SEED: dict[str, Any] = {
+    "domain": "demogo-opensearch",
+    "vpcs": ["demogo-vpc"],
+    "web_acls": [{"name": "demogo-webacl", "scope": "REGIONAL"}],
+}
+MASTER_USER = "admin"
+
+
+def seed_account(
+    endpoint_url: str | None, region: str, seed: dict[str, Any], opensearch_host: str, password: str
+) -> None:
+    """Create the lab's pre-existing resources through the AWS APIs, as CloudFormation did in the lab.
+
+    ``endpoint_url`` None seeds the in-process ``mock_aws`` backend (tests).
+    """
+    import boto3
+
+    session = boto3.Session(
+        aws_access_key_id=SANDBOX_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=SANDBOX_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=region,
+    )
+    ec2 = session.client("ec2", endpoint_url=endpoint_url)
+    for index, name in enumerate(dict.fromkeys(seed.get("vpcs", []))):
+        vpc = ec2.create_vpc(CidrBlock=f"10.{index}.0.0/16")["Vpc"]["VpcId"]
+        ec2.create_tags(Resources=[vpc], Tags=[{"Key": "Name", "Value": name}])
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{index}.1.0/24")
+    wafv2 = session.client("wafv2", endpoint_url=endpoint_url)
+    for acl in seed.get("web_acls", []):
+        wafv2.create_web_acl(
+            Name=acl["name"],
+            Scope=acl.get("scope", "REGIONAL"),
+            DefaultAction={"Allow": {}},
+            Rules=[],
+            VisibilityConfig={
+                "SampledRequestsEnabled": True,
+                "CloudWatchMetricsEnabled": True,
+                "MetricName": acl["name"].replace("-", ""),
+            },
+        )
+    opensearch = session.client("opensearch", endpoint_url=endpoint_url)
+    domain = seed.get("domain")
+    if domain:
+        opensearch.create_domain(
+            DomainName=domain,
+            EngineVersion="OpenSearch_2.17",
+            ClusterConfig={"InstanceType": "t3.small.search", "InstanceCount": 1},
+            EBSOptions={"EBSEnabled": True, "VolumeType": "gp3", "VolumeSize": 10},
+            EncryptionAtRestOptions={"Enabled": True},
+            NodeToNodeEncryptionOptions={"Enabled": True},
+            DomainEndpointOptions={"EnforceHTTPS": True},
+            AdvancedSecurityOptions={
+                "Enabled": True,
+                "InternalUserDatabaseEnabled": True,
+                "MasterUserOptions": {"MasterUserName": MASTER_USER, "MasterUserPassword": password},
+            },
+        )
+        from logpipe.sandbox.moto_gaps import set_domain_endpoint
+
+        set_domain_endpoint(domain, opensearch_host, region=region)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="logpipe-sandbox")
+    parser.add_argument("--state-dir", required=True)
+    parser.add_argument("--region", default="ap-northeast-2")
+    parser.add_argument("--seed", default=None, help="JSON: domain, vpcs, web_acls (default: the lab's)")
+    args = parser.parse_args(argv)
+    folder = Path(args.state_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    seed = {**LAB_SEED, **(json.loads(args.seed) if args.seed else {})}
+
+    from moto.server import ThreadedMotoServer
+    from osmem_server import OsmemServer
+
+    from logpipe.sandbox import moto_gaps
+    from logpipe.sandbox.opensearch_standin import OpenSearchStandin
+
+    moto_gaps.install()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    aws_url = f"http://{host}:{port}"
+
+    osmem = OsmemServer.start(japanese=False)
+    password_file = folder / "master-password"
+    if not password_file.exists():
+        password_file.write_text(secrets.token_urlsafe(18))
+        password_file.chmod(0o600)
+    password = password_file.read_text().strip()
+    standin = OpenSearchStandin(
+        osmem.url,
+        master_user=MASTER_USER,
+        master_password=password,
+        master_iam_arn=None,
+    )
+    opensearch_url = standin.start()
+    seed_account(aws_url, args.region, seed, opensearch_url.removeprefix("http://"), password)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    state = {
+        "pid": os.getpid(),
+        "aws_endpoint_url": aws_url,
+        "opensearch_url": opensearch_url,
+        "osmem_url": osmem.url,
+        "region": args.region,
+        "domain": seed.get("domain"),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    temp = folder / f"{STATE_FILE}.tmp"
+    temp.write_text(json.dumps(state, indent=2))
+    temp.replace(folder / STATE_FILE)
+    print(json.dumps(state), flush=True)
+    stop.wait()
+    standin.stop()
+    osmem.close()
+    moto.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Shared fixtures: fake AWS credentials, moto in-process with logpipe's gap fillers, the lab's
+starting point, configs, and runs of the real command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO.parent / "shared" / "samples"
+REGION = "ap-northeast-2"
+ACCOUNT = "123456789012"
+
+LAB_CONFIG: dict[str, Any] = {
+    "prefix": "demogo",
+    "region": REGION,
+    "opensearch": {"domain": "demogo-opensearch"},
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test may find real credentials or profiles."""
+    for name in list(os.environ):
+        if name.startswith("AWS_") or name in ("LOGPIPE_CONFIG",):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def moto() -> Iterator[None]:
+    """moto in-process with logpipe's gap fillers installed (the same ones the sandbox uses)."""
+    from moto import mock_aws
+
+    from logpipe.sandbox import moto_gaps
+
+    moto_gaps.install()
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def lab(moto: None) -> dict[str, Any]:
+    """The lab's starting point: domain with FGAC, VPC tagged demogo-vpc, regional web ACL."""
+    import boto3
+
+    from logpipe.sandbox.emulator import LAB_SEED, seed_account
+
+    seed_account(None, REGION, LAB_SEED, "127.0.0.1:9", "lab-password")
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["demogo-vpc"]}])["Vpcs"][0]
+    return {"vpc_id": vpc["VpcId"]}
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a config file: the lab's, deep-merged with ``overrides``."""
+
+    def write(overrides: dict[str, Any] | None = None, *, raw: str | None = None, name: str = "logpipe.yaml") -> Path:
+        path = tmp_path / name
+        if raw is not None:
+            path.write_text(raw)
+        else:
+            path.write_text(yaml.safe_dump(deep_merge(LAB_CONFIG, overrides or {})))
+        return path
+
+    return write
+
+
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@pytest.fixture
+def make_run(write_config: Callable[..., Path]) -> Callable[..., Any]:
+    """A logpipe Run against in-process moto (use with the ``moto``/``lab`` fixtures)."""
+    from logpipe.session import Options, Run
+
+    def make(overrides: dict[str, Any] | None = None, **options: Any) -> Run:
+        path = write_config(overrides)
+        return Run(Options(config=str(path), **options), progress=lambda message: None)
+
+    return make
+
+
+def run_logpipe(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real command, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "logpipe.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        input=input_text,
+        timeout=600,
+        check=False,
+    )
+
+
+def json_out(result: subprocess.CompletedProcess[str]) -> Any:
+    assert result.stdout.strip(), f"no JSON on stdout; stderr:\n{result.stderr}"
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A sandbox emulator of this test module's own (separate state folder), stopped afterwards."""
+    folder = tmp_path_factory.mktemp("sandbox")
+    env = {"LOGPIPE_SANDBOX_DIR": str(folder)}
+    old = os.environ.get("LOGPIPE_SANDBOX_DIR")
+    os.environ["LOGPIPE_SANDBOX_DIR"] = str(folder)
+    try:
+        started = run_logpipe("sandbox", "start", "-o", "json", env=env)
+        assert started.returncode == 0, started.stderr
+        yield {"env": env, **json.loads(started.stdout)}
+    finally:
+        run_logpipe("sandbox", "stop", env=env)
+        if old is None:
+            os.environ.pop("LOGPIPE_SANDBOX_DIR", None)
+        else:
+            os.environ["LOGPIPE_SANDBOX_DIR"] = old
