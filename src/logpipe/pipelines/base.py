@@ -25,6 +25,10 @@ class Pipeline:
         """Preflight problems visible from the config and context alone (run before any read)."""
         return []
 
+    def writer_role_names(self, ctx: Context) -> list[str]:
+        """IAM roles of this pipeline that write to OpenSearch (the OpenSearch side maps them)."""
+        return []
+
     def health(self, ctx: Context) -> list[dict[str, Any]]:
         """Extra status rows (data freshness and the like); never raises for a missing index."""
         return []
