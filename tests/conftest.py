@@ -131,7 +131,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     old = os.environ.get("LOGPIPE_SANDBOX_DIR")
     os.environ["LOGPIPE_SANDBOX_DIR"] = str(folder)
     try:
-        started = run_logpipe("sandbox", "start", "-o", "json", env=env)
+        started = run_logpipe("-o", "json", "sandbox", "start", env=env)
         assert started.returncode == 0, started.stderr
         yield {"env": env, **json.loads(started.stdout)}
     finally:

@@ -25,6 +25,11 @@ def _command(func: Callable[..., int | None]) -> Callable[..., None]:
     @click.pass_context
     def wrapper(click_ctx: click.Context, *args: Any, **kwargs: Any) -> None:
         options: Options = click_ctx.obj
+        # Like the AWS CLI, --output and -v may also follow the command name.
+        override = kwargs.pop("output_override", None)
+        if override:
+            options.output = override
+        options.verbose += kwargs.pop("verbose_extra", 0)
         printer = Printer(options.output, options.verbose)
         try:
             code = func(options, printer, *args, **kwargs) or 0
@@ -36,7 +41,10 @@ def _command(func: Callable[..., int | None]) -> Callable[..., None]:
             code = 130
         sys.exit(code)
 
-    return wrapper
+    wrapper = click.option("-v", "--verbose", "verbose_extra", count=True, help="Same as the global -v.")(wrapper)
+    return click.option(
+        "-o", "--output", "output_override", type=click.Choice(["table", "json"]), help="Same as the global --output."
+    )(wrapper)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -238,9 +246,47 @@ def teardown(options: Options, printer: Printer, targets: tuple[str, ...], yes: 
         else:
             printer.out.print("Nothing to delete: logpipe owns no resources for these targets.")
         for item in kept:
-            printer.note(f"kept {item.resource.kind} {item.resource.name}: {item.detail or "not logpipe's"}")
+            printer.note(f"kept {item.resource.kind} {item.resource.name}: {item.detail or 'not created by logpipe'}")
     printer.api_calls(summary)
     return 1 if failed else 0
+
+
+@main.command()
+@_targets_argument()
+@click.option("--timeout", default=300, show_default=True, type=click.IntRange(1, 3600), help="Seconds to wait.")
+@_command
+def verify(options: Options, printer: Printer, targets: tuple[str, ...], timeout: int) -> int:
+    """Send a marked test record through each pipeline and wait for it in OpenSearch.
+
+    TARGET: all (default) or any of cloudtrail, dns, waf, flowlog, securityhub.
+    """
+    from logpipe.verify import run_probes
+
+    run = Run(options, progress=printer.progress)
+    pipelines = run.pipelines(targets)
+    run.preflight(pipelines)
+    probes = [probe for pipeline in pipelines for probe in pipeline.probes(run.ctx)]
+    if not probes:
+        raise UsageError("nothing to verify: none of these targets carries log data")
+    run_probes(run.ctx, probes, timeout=timeout, interval=2.0 if run.ctx.sandbox else 10.0)
+    ok = all(p.found_after is not None for p in probes)
+    if printer.json:
+        printer.document({"ok": ok, "probes": [p.as_dict() for p in probes], "api_calls": _summary(run)})
+    else:
+        from rich.table import Table
+
+        table = Table(title="verify", title_justify="left")
+        for name in ("pipeline", "entry", "index", "result"):
+            table.add_column(name, overflow="fold")
+        for probe in probes:
+            result = (
+                f"[green]arrived after {probe.found_after:.0f} s[/]"
+                if probe.found_after is not None
+                else (f"[red]{probe.error}[/]")
+            )
+            table.add_row(probe.pipeline, probe.entry, probe.index_pattern, result)
+        printer.out.print(table)
+    return 0 if ok else 1
 
 
 # sandbox ----------------------------------------------------------------------
@@ -298,6 +344,44 @@ def _print_sandbox(printer: Printer, info: dict[str, Any]) -> None:
     for key in ("aws_endpoint_url", "opensearch_url", "region", "pid", "state_dir"):
         if key in info:
             printer.out.print(f"{key}: {info[key]}")
+
+
+# securityhub ------------------------------------------------------------------
+@main.group()
+def securityhub() -> None:
+    """Security Hub pipeline helpers."""
+
+
+@securityhub.command("sample-findings")
+@click.option(
+    "--type",
+    "finding_types",
+    multiple=True,
+    metavar="TYPE",
+    help="GuardDuty finding type, e.g. Recon:EC2/PortProbeUnprotectedPort (repeatable) [default: every type].",
+)
+@_command
+def securityhub_sample_findings(options: Options, printer: Printer, finding_types: tuple[str, ...]) -> int:
+    """Ask GuardDuty for sample findings, to watch them flow through Security Hub to OpenSearch."""
+    from logpipe.securityhub_findings import create_sample_findings
+
+    run = Run(options, progress=printer.progress)
+    run.preflight([])
+    result = create_sample_findings(run.ctx, list(finding_types))
+    if printer.json:
+        printer.document({"ok": True, **result, "api_calls": _summary(run)})
+    else:
+        from rich.table import Table
+
+        table = Table(title="sample findings requested", title_justify="left")
+        for name in ("region", "detector", "finding types"):
+            table.add_column(name, overflow="fold")
+        types = result["finding_types"]
+        table.add_row(result["region"], result["detector_id"], "all" if types == "all" else "\n".join(types))
+        printer.out.print(table)
+        printer.note(result["note"])
+    printer.api_calls(_summary(run))
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

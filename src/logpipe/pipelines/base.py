@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from logpipe.engine.context import Context
 from logpipe.engine.model import Resource
+
+if TYPE_CHECKING:
+    from logpipe.verify import Probe
 
 
 class Pipeline:
@@ -27,6 +30,10 @@ class Pipeline:
 
     def writer_role_names(self, ctx: Context) -> list[str]:
         """IAM roles of this pipeline that write to OpenSearch (the OpenSearch side maps them)."""
+        return []
+
+    def probes(self, ctx: Context) -> list[Probe]:
+        """Test records `logpipe verify` sends through this pipeline (see logpipe.verify)."""
         return []
 
     def health(self, ctx: Context) -> list[dict[str, Any]]:

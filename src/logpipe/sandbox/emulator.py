@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import secrets
 import signal
@@ -98,8 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     from osmem_server import OsmemServer
 
     from logpipe.sandbox import moto_gaps
+    from logpipe.sandbox.delivery_emulator import DeliveryEmulator
     from logpipe.sandbox.opensearch_standin import OpenSearchStandin
 
+    # One line per request would drown the log that `sandbox start` points to on failure.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     moto_gaps.install()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
@@ -120,6 +124,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     opensearch_url = standin.start()
     seed_account(aws_url, args.region, seed, opensearch_url.removeprefix("http://"), password)
+    # Handlers run in this process (see delivery_emulator) and call AWS with these keys.
+    os.environ.update(SANDBOX_CREDENTIALS)
+    moto_gaps.add_delivery_listener(
+        DeliveryEmulator(
+            opensearch_url=opensearch_url,
+            user=MASTER_USER,
+            password=password,
+            aws_endpoint_url=aws_url,
+            region=args.region,
+        )
+    )
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

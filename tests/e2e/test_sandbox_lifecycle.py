@@ -1,0 +1,80 @@
+"""The README's promise, end to end with the real command on the sandbox:
+up all, up all again with zero writes, status, teardown leaving the lab's resources."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.conftest import REGION, json_out, run_logpipe
+
+pytestmark = pytest.mark.e2e
+
+
+def sandbox_client(sandbox: dict[str, Any], service: str) -> Any:
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=sandbox["aws_endpoint_url"],
+        aws_access_key_id="AKIALOGPIPESANDBOX01",
+        aws_secret_access_key="logpipe-sandbox-secret",
+    )
+
+
+def test_sandbox_status_prints_endpoints(sandbox: dict[str, Any]) -> None:
+    result = run_logpipe("sandbox", "status", "-o", "json", env=sandbox["env"])
+    info = json_out(result)
+    assert info["running"] is True
+    assert info["aws_endpoint_url"].startswith("http://127.0.0.1:")
+    assert info["opensearch_url"].startswith("http://127.0.0.1:")
+
+
+def test_up_all_twice_then_teardown(sandbox: dict[str, Any]) -> None:
+    env = sandbox["env"]
+    first = run_logpipe("--sandbox", "-o", "json", "up", "all", env=env)
+    assert first.returncode == 0, first.stderr
+    made = json_out(first)
+    assert made["ok"] is True
+    assert made["api_calls"]["write"] > 0
+    assert {c["result"] for c in made["changes"]} == {"created"}
+
+    second = run_logpipe("--sandbox", "-v", "up", "all", env=env)
+    assert second.returncode == 0, second.stderr
+    match = re.search(r"API calls: (\d+) read, (\d+) write", second.stderr)
+    assert match, second.stderr
+    assert int(match.group(2)) == 0, second.stderr
+    assert "no changes made" in second.stdout
+
+    status = run_logpipe("--sandbox", "-o", "json", "status", env=env)
+    report = json_out(status)
+    states = {r["state"] for r in report["resources"]}
+    assert states <= {"ok", "external"}, [r for r in report["resources"] if r["state"] not in ("ok", "external")]
+
+    down = run_logpipe("--sandbox", "-o", "json", "teardown", "--yes", env=env)
+    assert down.returncode == 0, down.stderr
+    removed = json_out(down)
+    assert removed["changes"] and {c["result"] for c in removed["changes"]} == {"deleted"}
+
+    # The lab's starting point is still there ...
+    opensearch = sandbox_client(sandbox, "opensearch")
+    assert opensearch.describe_domain(DomainName="demogo-opensearch")["DomainStatus"]["DomainName"]
+    ec2 = sandbox_client(sandbox, "ec2")
+    assert ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["demogo-vpc"]}])["Vpcs"]
+    wafv2 = sandbox_client(sandbox, "wafv2")
+    assert [a["Name"] for a in wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"]] == ["demogo-webacl"]
+    # ... and nothing logpipe made is left.
+    assert sandbox_client(sandbox, "lambda").list_functions()["Functions"] == []
+    assert sandbox_client(sandbox, "firehose").list_delivery_streams()["DeliveryStreamNames"] == []
+    roles = sandbox_client(sandbox, "iam").list_roles()["Roles"]
+    assert [r["RoleName"] for r in roles if r["RoleName"].startswith("demogo-")] == []
+    assert sandbox_client(sandbox, "cloudtrail").describe_trails()["trailList"] == []
+    assert sandbox_client(sandbox, "events").list_rules()["Rules"] == []
+    groups = sandbox_client(sandbox, "logs").describe_log_groups()["logGroups"]
+    assert [g["logGroupName"] for g in groups] == []
+
+    again = run_logpipe("--sandbox", "-o", "json", "status", env=env)
+    assert again.returncode == 1
+    assert "missing" in {r["state"] for r in json_out(again)["resources"]}
