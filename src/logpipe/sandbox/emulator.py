@@ -29,6 +29,7 @@ LAB_SEED: dict[str, Any] = {
     "web_acls": [{"name": "demogo-webacl", "scope": "REGIONAL"}],
 }
 MASTER_USER = "admin"
+SANDBOX_IAM_ARN = "arn:aws:iam::123456789012:user/moto"
 
 
 def seed_account(
@@ -116,11 +117,15 @@ def main(argv: list[str] | None = None) -> int:
         password_file.write_text(secrets.token_urlsafe(18))
         password_file.chmod(0o600)
     password = password_file.read_text().strip()
+    # The sandbox's credentials belong to moto's default IAM user; as on a lab domain, that
+    # identity is the IAM master user, so SigV4 calls from logpipe may manage the security API.
     standin = OpenSearchStandin(
         osmem.url,
         master_user=MASTER_USER,
         master_password=password,
-        master_iam_arn=None,
+        master_iam_arn=SANDBOX_IAM_ARN,
+        iam_identities={SANDBOX_CREDENTIALS["AWS_ACCESS_KEY_ID"]: SANDBOX_IAM_ARN},
+        region=args.region,
     )
     opensearch_url = standin.start()
     seed_account(aws_url, args.region, seed, opensearch_url.removeprefix("http://"), password)
