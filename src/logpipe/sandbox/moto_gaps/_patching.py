@@ -1,0 +1,117 @@
+"""Helpers shared by the moto gap patches: attribute patching, request parsing, errors."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from moto.core.exceptions import ServiceException
+from moto.core.model import ServiceModel
+from moto.core.utils import get_service_model
+
+# (id(owner), attribute name) of everything patched so far; makes every patch idempotent.
+_PATCHED: dict[tuple[int, str], Any] = {}
+_LOCK = threading.RLock()
+
+
+def patch(owner: Any, name: str, new: Any) -> None:
+    """Set ``owner.name = new`` once; the replaced value is kept in ``_PATCHED``."""
+    key = (id(owner), name)
+    with _LOCK:
+        if key in _PATCHED:
+            return
+        own = getattr(owner, "__dict__", {})
+        _PATCHED[key] = own[name] if name in own else getattr(owner, name, None)
+        setattr(owner, name, new)
+
+
+def original(owner: Any, name: str) -> Any:
+    """The attribute as moto defined it, before :func:`patch` replaced it."""
+    return _PATCHED[(id(owner), name)]
+
+
+def add_url_paths(urls_module: Any, paths: dict[str, Any]) -> None:
+    """Register extra URL routes on a moto ``<service>.urls`` module.
+
+    Both the in-process mock (``botocore_stubber``) and the moto server's Flask app read
+    ``url_paths`` from the module; the server reads it when it first sees the service, so
+    :func:`logpipe.sandbox.moto_gaps.install` must run before the server takes requests.
+    New routes go first so that they win over moto's broader patterns.
+    """
+    with _LOCK:
+        current = urls_module.url_paths
+        missing = {k: v for k, v in paths.items() if k not in current}
+        if not missing:
+            return
+        merged = {**missing, **current}
+        current.clear()
+        current.update(merged)
+
+
+def request_params(response: Any) -> dict[str, Any]:
+    """The current request parsed with botocore's model (members by their model names).
+
+    For moto response classes that do not parse requests automatically.
+    """
+    if not getattr(response, "automated_parameter_parsing", False) or not hasattr(response, "params"):
+        response.parse_parameters(response.normalized_request)
+    return dict(response.params)
+
+
+def service_model(service_name: str) -> ServiceModel:
+    return get_service_model(service_name)
+
+
+class AwsError(ServiceException):
+    """An AWS error by code, serialized by moto from the service's error shape.
+
+    Extra keyword arguments become members of the error body when the shape has them
+    (for example WAF's ``Field``/``Parameter``).
+    """
+
+    def __init__(self, code: str, message: str, **members: Any) -> None:
+        super().__init__(code, message)
+        for key, value in members.items():
+            setattr(self, key, value)
+
+
+def missing_required_members(shape: Any, value: Any, path: str) -> list[str]:
+    """Paths (AWS style, lowerCamel) of required members that are absent from ``value``."""
+    missing: list[str] = []
+    type_name = getattr(shape, "type_name", None)
+    if type_name == "structure" and isinstance(value, dict):
+        for member in shape.required_members:
+            if value.get(member) is None:
+                missing.append(f"{path}.{_lower_camel(member)}")
+        for member_name, member_shape in shape.members.items():
+            if value.get(member_name) is not None:
+                missing.extend(
+                    missing_required_members(member_shape, value[member_name], f"{path}.{_lower_camel(member_name)}")
+                )
+    elif type_name == "list" and isinstance(value, list):
+        for index, item in enumerate(value):
+            missing.extend(missing_required_members(shape.member, item, f"{path}.{index + 1}.member"))
+    return missing
+
+
+def null_members_message(paths: Iterable[str]) -> str:
+    """AWS's (Coral) wording for missing required members."""
+    paths = list(paths)
+    errors = "; ".join(f"Value null at '{p}' failed to satisfy constraint: Member must not be null" for p in paths)
+    plural = "s" if len(paths) > 1 else ""
+    return f"{len(paths)} validation error{plural} detected: {errors}"
+
+
+def _lower_camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def iter_existing_backends(backend_dict: Any, account_id: str, region_name: str) -> Iterable[Any]:
+    """The backend for account/region if moto has already created it (never creates one)."""
+    if account_id not in backend_dict:
+        return []
+    per_account = backend_dict[account_id]
+    if region_name in per_account:
+        return [per_account[region_name]]
+    return []
