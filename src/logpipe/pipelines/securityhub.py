@@ -1,0 +1,189 @@
+"""securityhub: AWS Config + GuardDuty → Security Hub → EventBridge → Firehose (+ transform) → OpenSearch.
+
+The lab's "Security Hub" section. The account-wide services (Config recorder, Security Hub,
+GuardDuty) are ``shared``: created when the region has none, used as they are otherwise,
+never turned off unless logpipe turned them on. Each product (``guardduty``, ``config``,
+any other Security Hub product) gets its own EventBridge rule, Firehose stream and index,
+so products never mix; each rule's target is its stream, reached through a role that may
+put records into that stream only.
+"""
+
+from __future__ import annotations
+
+import re
+
+from logpipe.config import SecurityHubConfig
+from logpipe.engine.context import Context
+from logpipe.engine.model import Ref, Resource
+from logpipe.pipelines import shared
+from logpipe.pipelines.base import Pipeline
+from logpipe.pipelines.firehose import firehose_role_name, firehose_to_opensearch
+from logpipe.resources.config_recorder import (
+    ConfigDeliveryBucket,
+    ConfigDeliveryChannel,
+    ConfigRecorder,
+    delivery_bucket_policy,
+)
+from logpipe.resources.config_rule import ConfigRule, rule_name
+from logpipe.resources.eventbridge_rule import EventRule, EventTarget
+from logpipe.resources.guardduty import GuardDutyDetector
+from logpipe.resources.iam_role import IamRole, allow, policy_document
+from logpipe.resources.security_hub import SecurityHub, SecurityHubStandard, standards_arn
+from logpipe.securityhub_patterns import findings_pattern, product_arn, product_arn_problem, product_key
+
+TRANSFORM_NAME = "securityhub-transform"
+TARGET_ID = "firehose"
+_NAME_MAX = 64  # Firehose stream, EventBridge rule and IAM role names
+_EVENTS_ROLE_SUFFIX = "-events"
+_INDEX = re.compile(r'^[a-z0-9][^A-Z\s\\/*?"<>|,#:]{0,200}$')
+_MANAGED_RULE = re.compile(r"^[A-Z0-9_]{1,128}$")
+
+
+def _settings(ctx: Context) -> SecurityHubConfig:
+    return ctx.config.pipelines.securityhub
+
+
+def product_name(ctx: Context, product: str) -> str:
+    """Stream and rule name of one product: ``demogo-securityhub-guardduty``."""
+    return ctx.name("securityhub", product_key(product))
+
+
+def product_index(ctx: Context, product: str) -> str:
+    return f"{_settings(ctx).index_prefix}-{product_key(product)}"
+
+
+def recorder_name(ctx: Context) -> str:
+    return ctx.name("recorder")
+
+
+def config_bucket_name(ctx: Context) -> str:
+    return ctx.name("config", ctx.account_id)
+
+
+def events_role(ctx: Context, name: str, stream_arn: Ref) -> IamRole:
+    """The role EventBridge assumes to put matched events into one stream, from that one rule only."""
+    rule_arn = ctx.arn("events", f"rule/{name}")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                # EventBridge sets both keys when it assumes a target's role (confused-deputy guard).
+                "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id, "aws:SourceArn": rule_arn}},
+            }
+        ],
+    }
+    return IamRole(
+        f"{name}{_EVENTS_ROLE_SUFFIX}",
+        trust=trust,
+        inline_policy=policy_document(allow(["firehose:PutRecord", "firehose:PutRecordBatch"], stream_arn)),
+        description=f"logpipe: EventBridge rule {name} puts findings into Firehose stream {name}",
+    )
+
+
+class SecurityHubPipeline(Pipeline):
+    name = "securityhub"
+    summary = "AWS Config + GuardDuty → Security Hub → EventBridge → Firehose → OpenSearch"
+
+    def resources(self, ctx: Context) -> list[Resource]:
+        settings = _settings(ctx)
+        out: list[Resource] = [*self._config(ctx, settings)]
+
+        hub = SecurityHub(enable_default_standards=settings.enable_default_standards)
+        standards = [
+            SecurityHubStandard(
+                standard,
+                standards_arn=standards_arn(standard, partition=ctx.partition, region=ctx.region),
+                hub=hub,
+            )
+            for standard in settings.standards
+        ]
+        detector = GuardDutyDetector(finding_publishing_frequency=settings.finding_publishing_frequency)
+        out += [hub, *standards, detector]
+
+        log_group, role, function = shared.lambda_function(
+            ctx,
+            TRANSFORM_NAME,
+            module="securityhub_transform",
+            settings=settings.transform,
+            description="logpipe: Security Hub finding event to one ASFF document for OpenSearch",
+        )
+        out += [log_group, role, function]
+
+        for product in settings.products:
+            name = product_name(ctx, product)
+            parts = firehose_to_opensearch(
+                ctx,
+                stream_name=name,
+                index=product_index(ctx, product),
+                settings=settings.firehose,
+                transform=function,
+            )
+            arn = product_arn(product, partition=ctx.partition, region=ctx.region)
+            rule = EventRule(
+                name,
+                event_pattern=findings_pattern([arn]),
+                description=f"logpipe: Security Hub findings of {arn} to Firehose stream {name}",
+            )
+            target_role = events_role(ctx, name, Ref(parts.stream, "arn"))
+            target = EventTarget(rule, TARGET_ID, arn=Ref(parts.stream, "arn"), role_arn=Ref(target_role, "arn"))
+            out += [*parts.resources, target_role, rule, target]
+        return out
+
+    def _config(self, ctx: Context, settings: SecurityHubConfig) -> list[Resource]:
+        recorder = ConfigRecorder(recorder_name(ctx))
+        bucket_name = config_bucket_name(ctx)
+        bucket = ConfigDeliveryBucket(
+            bucket_name, recorder=recorder, policy_document=delivery_bucket_policy(ctx, bucket_name)
+        )
+        channel = ConfigDeliveryChannel(ctx.name("delivery-channel"), recorder=recorder, bucket=bucket)
+        # A rule needs a recorder (AWS refuses it otherwise) and evaluates once recording runs.
+        rules = [
+            ConfigRule(rule_name(ctx.prefix, identifier), identifier=identifier, depends_on=(recorder, channel))
+            for identifier in settings.config_rules
+        ]
+        return [recorder, bucket, channel, *rules]
+
+    def checks(self, ctx: Context) -> list[str]:
+        settings = _settings(ctx)
+        problems: list[str] = []
+        for product in settings.products:
+            problem = product_arn_problem(product, region=ctx.region)
+            if problem:
+                problems.append(f"pipelines.securityhub.products: {problem}")
+                continue
+            name = product_name(ctx, product)
+            longest = f"{name}{_EVENTS_ROLE_SUFFIX}"
+            if len(longest) > _NAME_MAX:
+                problems.append(
+                    f"pipelines.securityhub.products: {product!r} makes the name {longest!r} longer than "
+                    f"{_NAME_MAX} characters (the limit of Firehose stream, EventBridge rule and IAM role names); "
+                    "use a shorter prefix"
+                )
+            if not _INDEX.match(product_index(ctx, product)):
+                problems.append(
+                    f"pipelines.securityhub.index_prefix: {product_index(ctx, product)!r} is not a valid "
+                    'OpenSearch index name (lowercase, no spaces or \\ / * ? " < > | , # :)'
+                )
+        keys = [product_key(p) for p in settings.products if product_arn_problem(p, region=ctx.region) is None]
+        for key in sorted({k for k in keys if keys.count(k) > 1}):
+            problems.append(f"pipelines.securityhub.products: two products share the name {key!r}; list each once")
+        for identifier in settings.config_rules:
+            if not _MANAGED_RULE.match(identifier):
+                problems.append(
+                    f"pipelines.securityhub.config_rules: {identifier!r} is not an AWS Config managed rule "
+                    "identifier (upper case, digits and '_', e.g. CLOUD_TRAIL_ENABLED)"
+                )
+        for standard in settings.standards:
+            arn = standards_arn(standard, partition=ctx.partition, region=ctx.region)
+            if not re.fullmatch(r"arn:[a-z-]+:securityhub:[a-z0-9-]*::(standards|ruleset)/[a-z0-9./-]+/v/[0-9.]+", arn):
+                problems.append(
+                    f"pipelines.securityhub.standards: {standard!r} is not a Security Hub standard "
+                    "(e.g. pci-dss/v/3.2.1, or its standards ARN)"
+                )
+        return problems
+
+    def writer_role_names(self, ctx: Context) -> list[str]:
+        return [firehose_role_name(product_name(ctx, p)) for p in _settings(ctx).products]
