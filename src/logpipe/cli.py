@@ -384,5 +384,103 @@ def securityhub_sample_findings(options: Options, printer: Printer, finding_type
     return 0
 
 
+# opensearch -------------------------------------------------------------------
+@main.group()
+def opensearch() -> None:
+    """The OpenSearch side: access policy, role mappings, index templates and patterns, FlowLog purge.
+
+    `logpipe up opensearch` / `teardown opensearch` create and remove it; these commands inspect
+    it and clean up FlowLog indices indexed before the transform.
+    """
+
+
+@opensearch.command("status")
+@_command
+def opensearch_status(options: Options, printer: Printer) -> int:
+    """Access policy, role mappings, templates, index patterns, and per pipeline its data freshness."""
+    from logpipe.opensearch import commands
+
+    run = Run(options, progress=printer.progress)
+    items, rows = commands.status(run)
+    bad = [i for i in items if i.state in ("missing", "drifted", "not-owned", "error")]
+    healthy = not bad and all(r.get("ok", True) for r in rows)
+    if printer.json:
+        printer.document(
+            {"healthy": healthy, "resources": [i.as_dict() for i in items], "health": rows, "api_calls": _summary(run)}
+        )
+    else:
+        printer.items_table("opensearch", items)
+        _health_table(printer, rows)
+        unhealthy = sum(1 for r in rows if not r.get("ok", True))
+        printer.out.print("healthy" if healthy else f"degraded: {len(bad)} resource(s), {unhealthy} check(s)")
+    printer.api_calls(_summary(run))
+    return 0 if healthy else 1
+
+
+@opensearch.command("policy")
+@_command
+def opensearch_policy(options: Options, printer: Printer) -> int:
+    """Show the domain access policy now and as `up opensearch` would leave it (changes nothing)."""
+    import json
+
+    from logpipe.opensearch import commands
+
+    run = Run(options, progress=printer.progress)
+    preview = commands.policy_preview(run)
+    if printer.json:
+        printer.document(preview)
+    else:
+        printer.out.print(f"access_policy mode: {preview['mode']}")
+        printer.out.print("current:", markup=False)
+        printer.out.print(json.dumps(preview["current"], indent=2), markup=False)
+        printer.out.print("after `logpipe up opensearch`:" if preview["changes"] else "no change needed", markup=False)
+        if preview["changes"]:
+            printer.out.print(json.dumps(preview["after"], indent=2), markup=False)
+        for problem in preview["problems"]:
+            printer.note(f"problem: {problem}")
+    return 2 if preview["problems"] else 0
+
+
+@opensearch.command("purge-flowlog")
+@click.option("-y", "--yes", is_flag=True, help="Delete without asking (required without a terminal).")
+@click.option("--dry-run", is_flag=True, help="Only list the indices that would be deleted.")
+@_command
+def opensearch_purge_flowlog(options: Options, printer: Printer, yes: bool, dry_run: bool) -> int:
+    """Delete vpc-flowlog-* indices made before the transform (their `start` is not a date).
+
+    Indices whose `start` is mapped as a date are never touched. Lists each index with its
+    document count and asks before deleting.
+    """
+    from logpipe.opensearch import commands
+
+    run = Run(options, progress=printer.progress)
+    candidates, good = commands.purge_candidates(run)
+    listing = [{"index": c.index, "documents": c.documents, "reason": c.reason} for c in candidates]
+    if not printer.json:
+        if candidates:
+            for entry in listing:
+                line = f"  {entry['index']}: {entry['documents']} document(s), {entry['reason']}"
+                printer.out.print(line, markup=False)
+        else:
+            printer.out.print("No FlowLog index to purge: every vpc-flowlog-* index maps start as a date.")
+    deleted: list[str] = []
+    if candidates and not dry_run:
+        if not yes:
+            if not sys.stdin.isatty():
+                raise UsageError("purge-flowlog deletes indices: pass --yes to confirm when not running in a terminal")
+            question = f"Delete these {len(candidates)} index(es) ({sum(c.documents for c in candidates)} documents)?"
+            if not click.confirm(question, default=False, err=True):
+                raise UsageError("purge cancelled; nothing was deleted")
+        deleted = commands.purge_indices(run, candidates)
+        if not printer.json:
+            printer.out.print(f"Deleted {len(deleted)} index(es); {len(good)} correctly mapped index(es) kept.")
+    if printer.json:
+        printer.document(
+            {"candidates": listing, "deleted": deleted, "kept": good, "dry_run": dry_run, "api_calls": _summary(run)}
+        )
+    printer.api_calls(_summary(run))
+    return 0
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -102,8 +102,11 @@ class Printer:
             self.out.print(f"{head} {item.resource.kind} {_escape(item.resource.name)}")
             for prop, (old, new) in sorted(item.changes.items()):
                 self.out.print(f"           {prop}: {_escape(_short(old))} → {_escape(_short(new))}")
-            if item.action in ("conflict", "missing-external") and item.detail:
-                self.out.print(f"           {_escape(item.detail)}")
+            note = "; ".join(n for n in (item.observed.note if item.observed else "", item.note) if n)
+            if item.action in ("conflict", "missing-external"):
+                note = item.detail
+            if note:
+                self.out.print(f"           {_escape(note)}")
 
     def api_calls(self, summary: dict[str, Any]) -> None:
         if not self.verbose:

@@ -48,12 +48,16 @@ def new_marker() -> str:
 def find(ctx: Context, probe: Probe) -> dict[str, Any] | None:
     """The indexed test document, or None. A missing index simply means not yet."""
     body = {"size": 1, "query": {"term": {probe.field: probe.marker}}}
-    status, answer = ctx.opensearch.request(
-        "POST", f"/{probe.index_pattern}/_search", body=body, params={"ignore_unavailable": "true"}
+    response = ctx.opensearch.request(
+        "POST",
+        f"/{probe.index_pattern}/_search",
+        body=body,
+        params={"ignore_unavailable": "true", "allow_no_indices": "true"},
+        expect=(200, 404),
     )
-    if status >= 300:
+    if not response.ok:
         return None
-    hits = (answer or {}).get("hits", {}).get("hits", [])
+    hits = (response.body or {}).get("hits", {}).get("hits", [])
     return hits[0]["_source"] if hits else None
 
 

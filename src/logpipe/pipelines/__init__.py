@@ -10,7 +10,14 @@ from logpipe.pipelines.base import Pipeline
 # Every target the command line knows; a name maps to its implementation once it exists.
 TARGETS = ("cloudtrail", "dns", "waf", "flowlog", "securityhub", "opensearch")
 
-REGISTRY: dict[str, str] = {}
+REGISTRY: dict[str, str] = {
+    "cloudtrail": "logpipe.pipelines.cloudtrail:CloudTrailPipeline",
+    "dns": "logpipe.pipelines.dns:DnsPipeline",
+    "waf": "logpipe.pipelines.waf:WafPipeline",
+    "flowlog": "logpipe.pipelines.flowlog:FlowLogPipeline",
+    "securityhub": "logpipe.pipelines.securityhub:SecurityHubPipeline",
+    "opensearch": "logpipe.pipelines.opensearch:OpenSearchPipeline",
+}
 
 
 def available() -> list[str]:

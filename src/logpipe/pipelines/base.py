@@ -37,5 +37,10 @@ class Pipeline:
         return []
 
     def health(self, ctx: Context) -> list[dict[str, Any]]:
-        """Extra status rows (data freshness and the like); never raises for a missing index."""
-        return []
+        """Extra status rows (data freshness and the like); never raises for a missing index.
+
+        By default: documents in this pipeline's indices over the last 24 h and the newest one.
+        """
+        from logpipe.opensearch.health import freshness_rows
+
+        return freshness_rows(ctx, self.name)

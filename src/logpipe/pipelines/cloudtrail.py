@@ -18,12 +18,14 @@ from logpipe.engine.context import Context
 from logpipe.engine.model import Ref, Resource
 from logpipe.pipelines import shared
 from logpipe.pipelines.base import Pipeline
+from logpipe.probes import cloudtrail_probe
 from logpipe.resources.cloudtrail_trail import CloudTrailTrail
 from logpipe.resources.iam_role import IamRole, allow, policy_document, service_trust
 from logpipe.resources.lambda_permission import LambdaPermission
 from logpipe.resources.log_group import LogGroup
 from logpipe.resources.s3_bucket import S3Bucket
 from logpipe.resources.subscription_filter import SubscriptionFilter
+from logpipe.verify import Probe
 
 INDEXER = "cloudtrail-indexer"
 LOGS_ROLE = "cloudtrail-logs-role"
@@ -222,6 +224,9 @@ class CloudTrailPipeline(Pipeline):
 
     def writer_role_names(self, ctx: Context) -> list[str]:
         return [f"{ctx.name(INDEXER)}-role"]
+
+    def probes(self, ctx: Context) -> list[Probe]:
+        return [cloudtrail_probe(log_group_name(ctx), f"{_settings(ctx).index_prefix}-*")]
 
     def health(self, ctx: Context) -> list[dict[str, Any]]:
         """Data freshness in cwl-* (the base rows), plus whether the trail logs and reaches its log group."""

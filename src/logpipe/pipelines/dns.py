@@ -6,8 +6,10 @@ from logpipe.engine.context import Context
 from logpipe.engine.model import Ref, Resource
 from logpipe.pipelines.base import Pipeline
 from logpipe.pipelines.firehose import firehose_role_name, firehose_to_opensearch
+from logpipe.probes import firehose_probe, resolver_query
 from logpipe.resources.resolver_query_log import ResolverQueryLogAssociation, ResolverQueryLogConfig
 from logpipe.resources.vpc import VpcRef
+from logpipe.verify import Probe
 
 
 def stream_name(ctx: Context) -> str:
@@ -31,6 +33,10 @@ class DnsPipeline(Pipeline):
         )
         association = ResolverQueryLogAssociation(config, vpc_id=Ref(vpc, "id"))
         return [*parts.resources, vpc, config, association]
+
+    def probes(self, ctx: Context) -> list[Probe]:
+        index = f"{ctx.config.pipelines.dns.index}*"
+        return [firehose_probe(self.name, stream_name(ctx), index, "query_name", resolver_query)]
 
     def writer_role_names(self, ctx: Context) -> list[str]:
         return [firehose_role_name(stream_name(ctx))]

@@ -8,8 +8,10 @@ from logpipe.lambdas.flowlog_transform import DEFAULT_LOG_FORMAT
 from logpipe.pipelines import shared
 from logpipe.pipelines.base import Pipeline
 from logpipe.pipelines.firehose import firehose_role_name, firehose_to_opensearch
+from logpipe.probes import firehose_probe, flow_log_line
 from logpipe.resources.flow_log import FlowLog
 from logpipe.resources.vpc import VpcRef
+from logpipe.verify import Probe
 
 # The lab's function name (it types the space-separated line and converts start/end).
 TRANSFORM_NAME = "vpc-flow-log-to-opensearch"
@@ -54,6 +56,18 @@ class FlowLogPipeline(Pipeline):
             depends_on=(parts.stream,),
         )
         return [log_group, role, function, *parts.resources, vpc, flow_log]
+
+    def probes(self, ctx: Context) -> list[Probe]:
+        fmt = log_format(ctx)
+        if flow_log_line(fmt, ctx, "probe") is None:
+            ctx.progress("flowlog: the log format has no ${interface-id} to carry a test marker; not verified")
+            return []
+        index = f"{ctx.config.pipelines.flowlog.index}*"
+
+        def record(ctx: Context, marker: str) -> dict[str, str]:
+            return flow_log_line(fmt, ctx, marker) or {}
+
+        return [firehose_probe(self.name, stream_name(ctx), index, "interface-id", record)]
 
     def writer_role_names(self, ctx: Context) -> list[str]:
         return [firehose_role_name(stream_name(ctx))]

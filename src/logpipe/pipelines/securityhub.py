@@ -18,6 +18,7 @@ from logpipe.engine.model import Ref, Resource
 from logpipe.pipelines import shared
 from logpipe.pipelines.base import Pipeline
 from logpipe.pipelines.firehose import firehose_role_name, firehose_to_opensearch
+from logpipe.probes import firehose_probe, securityhub_event
 from logpipe.resources.config_recorder import (
     ConfigDeliveryBucket,
     ConfigDeliveryChannel,
@@ -30,6 +31,7 @@ from logpipe.resources.guardduty import GuardDutyDetector
 from logpipe.resources.iam_role import IamRole, allow, policy_document
 from logpipe.resources.security_hub import SecurityHub, SecurityHubStandard, standards_arn
 from logpipe.securityhub_patterns import findings_pattern, product_arn, product_arn_problem, product_key
+from logpipe.verify import Probe
 
 TRANSFORM_NAME = "securityhub-transform"
 TARGET_ID = "firehose"
@@ -184,6 +186,20 @@ class SecurityHubPipeline(Pipeline):
                     "(e.g. pci-dss/v/3.2.1, or its standards ARN)"
                 )
         return problems
+
+    def probes(self, ctx: Context) -> list[Probe]:
+        out = []
+        for product in _settings(ctx).products:
+            arn = product_arn(product, partition=ctx.partition, region=ctx.region)
+
+            def record(ctx: Context, marker: str, arn: str = arn) -> dict:
+                return securityhub_event(ctx, marker, arn)
+
+            probe = firehose_probe(
+                self.name, product_name(ctx, product), f"{product_index(ctx, product)}*", "Id", record
+            )
+            out.append(probe)
+        return out
 
     def writer_role_names(self, ctx: Context) -> list[str]:
         return [firehose_role_name(product_name(ctx, p)) for p in _settings(ctx).products]

@@ -7,7 +7,9 @@ from logpipe.engine.model import Resource
 from logpipe.pipelines import shared
 from logpipe.pipelines.base import Pipeline
 from logpipe.pipelines.firehose import firehose_role_name, firehose_to_opensearch
+from logpipe.probes import firehose_probe, waf_log
 from logpipe.resources.waf_logging import WafLogging, WebAclRef, parse_web_acl_arn
+from logpipe.verify import Probe
 
 # AWS WAF only logs to destinations whose name starts with this.
 STREAM_PREFIX = "aws-waf-logs-"
@@ -59,6 +61,10 @@ class WafPipeline(Pipeline):
                 "the Firehose stream must be in the web ACL's region"
             )
         return problems
+
+    def probes(self, ctx: Context) -> list[Probe]:
+        index = f"{ctx.config.pipelines.waf.index}*"
+        return [firehose_probe(self.name, stream_name(ctx), index, "httpRequest.requestId", waf_log)]
 
     def writer_role_names(self, ctx: Context) -> list[str]:
         return [firehose_role_name(stream_name(ctx))]

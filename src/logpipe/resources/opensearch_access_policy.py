@@ -1,0 +1,106 @@
+"""The statements logpipe owns in an OpenSearch Service domain's access policy (others' are kept)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from logpipe.engine.context import Context
+from logpipe.engine.model import UNKNOWN, Observed, Ref, Resource
+from logpipe.errors import UsageError
+from logpipe.opensearch import access_policy as policy
+from logpipe.resources.common import is_not_found
+
+OPEN_WARNING = (
+    "warning: opensearch.access_policy is 'open' (the lab's setting): anyone on the internet can reach "
+    "the domain endpoint, and only fine-grained access control stands between them and your logs"
+)
+
+
+class OpenSearchAccessPolicy(Resource):
+    """Only statements whose Sid starts with ``logpipe-`` are read, written and removed.
+
+    Missing means: the domain's policy holds none of logpipe's statements.
+    """
+
+    kind = "opensearch-access-policy"
+
+    def __init__(self, domain: Resource) -> None:
+        super().__init__(domain.name, depends_on=(domain,))
+        self.domain_name = domain.name
+        self.fgac = Ref(domain, "fgac")
+
+    def describe(self) -> str:
+        return f"access policy of OpenSearch domain {self.domain_name}"
+
+    def _arn(self, ctx: Context) -> str:
+        return ctx.arn("es", f"domain/{self.domain_name}")
+
+    def desired(self, ctx: Context) -> dict[str, Any]:
+        config = ctx.config.opensearch
+        statements = policy.logpipe_statements(
+            config.access_policy,
+            domain_arn=self._arn(ctx),
+            account_id=ctx.account_id,
+            partition=ctx.partition,
+            cidrs=config.allowed_cidrs,
+        )
+        return {"statements": [policy.canonical(s) for s in statements]}
+
+    def current_policy(self, ctx: Context) -> dict[str, Any] | None:
+        try:
+            status = ctx.aws.client("opensearch").describe_domain(DomainName=self.domain_name)["DomainStatus"]
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        return policy.parse(status.get("AccessPolicies"))
+
+    def read(self, ctx: Context) -> Observed | None:
+        fgac = ctx.resolve(self.fgac)
+        if fgac is UNKNOWN:
+            return None  # the domain does not exist (yet)
+        mode = ctx.config.opensearch.access_policy
+        if mode == "open":
+            if not fgac:
+                # Reported with every other preflight problem; up stops before its first write.
+                raise UsageError(
+                    f"opensearch.access_policy 'open' is refused: domain {self.domain_name} has fine-grained "
+                    "access control off, so anyone on the internet could read and write it. Use 'account' or "
+                    "'ip', or enable fine-grained access control first"
+                )
+            ctx.progress(OPEN_WARNING)
+        doc = self.current_policy(ctx)
+        if doc is None:
+            return None
+        mine = policy.ours(doc)
+        notes = []
+        if mode != "open" and policy.anonymous_statements(doc):
+            notes.append(
+                "another statement (not logpipe's) allows any principal: the domain stays open to anyone "
+                "whatever logpipe sets; remove it yourself if that was the lab's setting"
+            )
+        if not mine:
+            if notes:
+                ctx.progress(f"note: {self.describe()}: {notes[0]}")
+            return None
+        return Observed({"statements": mine}, {"domain": self.domain_name}, note="; ".join(notes))
+
+    def _write(self, ctx: Context, wanted: list[dict[str, Any]]) -> None:
+        # Read again right before writing, so a statement someone added since the plan is kept.
+        doc = self.current_policy(ctx) or policy.parse(None)
+        ctx.aws.client("opensearch").update_domain_config(
+            DomainName=self.domain_name, AccessPolicies=policy.render(policy.merged(doc, wanted))
+        )
+
+    def create(self, ctx: Context, desired: dict[str, Any]) -> dict[str, Any]:
+        self._write(ctx, desired["statements"])
+        return {"domain": self.domain_name}
+
+    def update(self, ctx: Context, observed: Observed, desired: dict[str, Any], changes: dict) -> None:
+        self._write(ctx, desired["statements"])
+        return None
+
+    def delete(self, ctx: Context, observed: Observed) -> None:
+        self._write(ctx, [])

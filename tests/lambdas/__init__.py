@@ -1,0 +1,1 @@
+"""Tests of the Lambda handler sources and the OpenSearch index templates."""

@@ -1,0 +1,98 @@
+"""Fixtures for the OpenSearch side: moto for AWS, osmem-server + the stand-in for the domain."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from logpipe.sandbox.opensearch_standin import OpenSearchStandin
+from tests.conftest import REGION
+
+# moto's caller; the stand-in takes every SigV4 request for it (mock_aws swaps the access key).
+CALLER_ARN = "arn:aws:iam::123456789012:user/moto"
+MASTER_PASSWORD = "Master-Passw0rd!"
+ADMIN = ("admin", MASTER_PASSWORD)
+API = "/_plugins/_security/api"
+SAVED_OBJECTS = "/_dashboards/api/saved_objects"
+XSRF = {"osd-xsrf": "true"}
+
+
+@pytest.fixture(scope="module")
+def osmem_base() -> Iterator[Any]:
+    from osmem_server import OsmemServer
+
+    server = OsmemServer.start(japanese=False)
+    try:
+        yield server
+    finally:
+        server.close()
+        if server.process.stdout is not None:
+            server.process.stdout.close()
+
+
+@pytest.fixture
+def standin(osmem_base: Any) -> Iterator[OpenSearchStandin]:
+    """An FGAC domain endpoint of this test's own; the moto caller is its IAM master."""
+    clone = osmem_base.clone()
+    server = OpenSearchStandin(
+        clone.url,
+        master_password=MASTER_PASSWORD,
+        master_iam_arn=CALLER_ARN,
+        default_iam_arn=CALLER_ARN,
+        region=REGION,
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        clone.close()
+
+
+@pytest.fixture
+def os_run(lab: dict[str, Any], standin: OpenSearchStandin, make_run: Callable[..., Any]) -> Callable[..., Any]:
+    """A Run whose data plane is the stand-in (config opensearch.endpoint_url), AWS is moto."""
+
+    def make(overrides: dict[str, Any] | None = None, **options: Any) -> Any:
+        extra = overrides or {}
+        section = {"endpoint_url": standin.url, **extra.get("opensearch", {})}
+        return make_run({**extra, "opensearch": section}, **options)
+
+    return make
+
+
+def up(run: Any, *targets: str) -> list[Any]:
+    """What `logpipe up` does, in process; returns the applied plan items."""
+    pipes = run.pipelines(targets or ("opensearch",))
+    run.preflight(pipes)
+    items = run.engine.plan(run.declare(pipes))
+    run.engine.apply(items)
+    failed = [f"{i.resource.key}: {i.error}" for i in items if i.result in ("failed", "skipped")]
+    assert not failed, failed
+    return items
+
+
+def teardown(run: Any, *targets: str) -> list[Any]:
+    pipes = run.pipelines(targets or ("opensearch",), for_teardown=True)
+    items = run.engine.plan_teardown(run.declare(pipes), keep=run.others_keys(pipes))
+    run.engine.teardown(items)
+    failed = [f"{i.resource.key}: {i.error}" for i in items if i.result in ("failed", "skipped")]
+    assert not failed, failed
+    return items
+
+
+def admin(standin: OpenSearchStandin, method: str, path: str, body: Any = None) -> requests.Response:
+    """A request as the master user, the way an administrator edits the domain by hand."""
+    headers = XSRF if path.startswith("/_dashboards") else {}
+    return requests.request(method, standin.url + path, json=body, auth=ADMIN, headers=headers, timeout=30)
+
+
+def mapping(standin: OpenSearchStandin, role: str) -> dict[str, Any] | None:
+    reply = admin(standin, "GET", f"{API}/rolesmapping/{role}")
+    if reply.status_code == 404:
+        return None
+    assert reply.status_code == 200, reply.text
+    return reply.json()[role]

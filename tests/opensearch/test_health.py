@@ -1,0 +1,114 @@
+"""Status rows: per pipeline its index pattern, role-mapping entry and data freshness; never a crash."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from click.testing import CliRunner
+
+from logpipe.cli import main
+from logpipe.opensearch.health import freshness_rows
+from logpipe.pipelines import load
+from logpipe.sandbox.opensearch_standin import OpenSearchStandin
+from tests.opensearch.conftest import API, admin, up
+
+
+def iso(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_freshness_counts_the_last_24_hours_and_reports_the_newest(
+    os_run: Callable[..., Any], standin: OpenSearchStandin
+) -> None:
+    up(os_run())
+    now = datetime.now(UTC).replace(microsecond=0)
+    docs = [now - timedelta(minutes=5), now - timedelta(hours=2), now - timedelta(days=3)]
+    for when in docs:
+        assert admin(standin, "POST", "/dns-log-2026-01-01/_doc?refresh=true", {"query_timestamp": iso(when)}).ok
+
+    [row] = freshness_rows(os_run().ctx, "dns")
+
+    assert row["ok"] is True
+    assert row["value"] == "2 docs / 24h"
+    assert iso(docs[0]).removesuffix("Z") in row["detail"]
+
+
+def test_missing_index_is_a_clear_unhealthy_row(os_run: Callable[..., Any], standin: OpenSearchStandin) -> None:
+    up(os_run())
+
+    [row] = freshness_rows(os_run().ctx, "waf")
+
+    assert row == {
+        "pipeline": "waf",
+        "check": "freshness",
+        "value": "no index",
+        "detail": "no index matches waf-log-*: no data has arrived yet",
+        "ok": False,
+    }
+
+
+def test_only_old_data_is_unhealthy(os_run: Callable[..., Any], standin: OpenSearchStandin) -> None:
+    up(os_run())
+    old = datetime.now(UTC) - timedelta(days=2)
+    assert admin(standin, "POST", "/cwl-2026.01.01/_doc?refresh=true", {"eventTime": iso(old)}).ok
+
+    [row] = freshness_rows(os_run().ctx, "cloudtrail")
+
+    assert row["ok"] is False and row["value"] == "0 docs / 24h"
+    assert iso(old)[:16] in row["detail"]
+
+
+def test_misfiled_flowlog_index_is_reported_not_fatal(os_run: Callable[..., Any], standin: OpenSearchStandin) -> None:
+    assert admin(standin, "POST", "/vpc-flowlog-old/_doc?refresh=true", {"start": 1418530010}).ok
+    up(os_run())
+    recent = iso(datetime.now(UTC) - timedelta(minutes=1))
+    assert admin(standin, "POST", "/vpc-flowlog-new/_doc?refresh=true", {"start": recent}).ok
+
+    [row] = freshness_rows(os_run().ctx, "flowlog")
+
+    assert row["value"] == "1 docs / 24h"
+    assert row["ok"] is False and "purge-flowlog" in row["detail"]
+
+
+def test_every_pipeline_reports_freshness_through_the_base_health(
+    os_run: Callable[..., Any], standin: OpenSearchStandin
+) -> None:
+    up(os_run())
+
+    rows = load("dns").health(os_run().ctx)
+
+    assert [r["check"] for r in rows if r["pipeline"] == "dns"] == ["freshness"]
+
+
+def test_unreachable_domain_gives_rows_not_a_crash(lab: dict[str, Any], make_run: Callable[..., Any]) -> None:
+    run = make_run({"opensearch": {"endpoint_url": "http://127.0.0.1:9"}})
+
+    [row] = freshness_rows(run.ctx, "dns")
+    rows = load("opensearch").health(run.ctx)
+
+    assert row["ok"] is False and "cannot reach OpenSearch" in row["detail"]
+    assert rows and all(r["ok"] is False for r in rows)
+
+
+def test_opensearch_status_shows_patterns_mappings_and_freshness(
+    os_run: Callable[..., Any], standin: OpenSearchStandin
+) -> None:
+    up(os_run())
+    # A writer role removed from the mapping by hand shows up as an unhealthy row.
+    admin(standin, "DELETE", f"{API}/rolesmapping/logpipe_writer")
+
+    result = CliRunner().invoke(main, ["--config", str(os_run().options.config), "-o", "json", "opensearch", "status"])
+
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    checks = {(r["pipeline"], r["check"]): r for r in report["health"]}
+    for pipeline in ("cloudtrail", "dns", "waf", "flowlog", "securityhub"):
+        assert checks[(pipeline, "index pattern")]["ok"] is True
+        assert checks[(pipeline, "role mapping")]["value"] == "missing"
+        assert checks[(pipeline, "freshness")]["value"] == "no index"
+    states = {r["kind"]: r["state"] for r in report["resources"]}
+    assert states["opensearch-role-mapping"] == "missing"
+    assert states["opensearch-index-pattern"] == "ok"
