@@ -145,8 +145,10 @@ def plan(options: Options, printer: Printer, targets: tuple[str, ...], adopt: bo
         counts = {a: sum(1 for i in changes if i.action == a) for a in ("create", "update", "adopt")}
         printer.out.print(
             f"Plan: {counts['create']} to create, {counts['update']} to update, {counts['adopt']} to adopt"
-            + (f", {len(problems)} problem(s) that stop `up`" if problems else "")
+            + (f", {len(problems)} problem(s) that stop `up`:" if problems else "")
         )
+        for problem in problems:
+            printer.out.print(f"  - {problem}", markup=False)
     else:
         printer.out.print("No changes: everything matches the config.")
     printer.api_calls(summary)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -38,8 +39,10 @@ class Printer:
     def __init__(self, output: str = "table", verbose: int = 0) -> None:
         self.json = output == "json"
         self.verbose = verbose
-        self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
-        self.err = Console(file=sys.stderr, highlight=False, stderr=True, soft_wrap=True)
+        # Piped output is read in logs and CI: don't squeeze tables into rich's 80-column default.
+        width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+        self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True, width=width)
+        self.err = Console(file=sys.stderr, highlight=False, stderr=True, soft_wrap=True, width=width)
         self._lock = threading.Lock()
         self._started: dict[str, float] = {}
 

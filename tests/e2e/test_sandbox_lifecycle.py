@@ -52,6 +52,26 @@ def test_up_all_twice_then_teardown(sandbox: dict[str, Any]) -> None:
     report = json_out(status)
     states = {r["state"] for r in report["resources"]}
     assert states <= {"ok", "external"}, [r for r in report["resources"] if r["state"] not in ("ok", "external")]
+    # Nothing has arrived yet: status says so and exits 1.
+    assert status.returncode == 1
+    assert report["healthy"] is False
+    assert {h["pipeline"] for h in report["health"] if h["check"] == "freshness" and not h["ok"]} == {
+        "cloudtrail",
+        "dns",
+        "waf",
+        "flowlog",
+        "securityhub",
+    }
+
+    verify = run_logpipe("--sandbox", "-o", "json", "verify", "--timeout", "60", env=env)
+    assert verify.returncode == 0, verify.stderr
+    probes = json_out(verify)["probes"]
+    assert {p["pipeline"] for p in probes if p["ok"]} == {"cloudtrail", "dns", "waf", "flowlog", "securityhub"}
+    assert all(p["ok"] for p in probes)
+
+    healthy = run_logpipe("--sandbox", "-o", "json", "status", env=env)
+    assert healthy.returncode == 0, healthy.stdout
+    assert json_out(healthy)["healthy"] is True
 
     down = run_logpipe("--sandbox", "-o", "json", "teardown", "--yes", env=env)
     assert down.returncode == 0, down.stderr

@@ -45,8 +45,8 @@ def test_up_opensearch_alone_then_again_without_a_write(sandbox: dict[str, Any],
     assert second.returncode == 0, second.stderr
     match = re.search(r"API calls: (\d+) read, (\d+) write", second.stderr)
     assert match and int(match.group(2)) == 0, second.stderr
-    # The data plane is counted too: its reads show under "opensearch".
-    assert re.search(r"opensearch: [1-9]\d* read, 0 write", second.stderr), second.stderr
+    # The data plane is counted too: its reads show under "opensearch-http".
+    assert re.search(r"opensearch-http: [1-9]\d* read, 0 write", second.stderr), second.stderr
 
 
 def test_up_all_then_status_shows_patterns_and_mappings(sandbox: dict[str, Any], tmp_path: Path) -> None:

@@ -239,7 +239,7 @@ def client_for(ctx: Context) -> OpenSearchClient:
         base_url,
         auth=auth,
         auth_kind=kind,
-        record=lambda method, path: ctx.aws.counter.record_http("opensearch", method, path),
+        record=lambda method, path: ctx.aws.counter.record_http("opensearch-http", method, path),
         principal=principal,
         tenant=config.tenant,
     )

@@ -38,7 +38,7 @@ def purge_indices(run: Run, candidates: list[purge.Candidate]) -> list[str]:
 
 def policy_preview(run: Run) -> dict[str, Any]:
     """The domain's access policy now, and as ``up opensearch`` would leave it (no change made)."""
-    from logpipe.pipelines.opensearch import domain
+    from logpipe.pipelines.shared import domain
     from logpipe.resources.opensearch_access_policy import OpenSearchAccessPolicy
 
     pipeline = OpenSearchPipeline()

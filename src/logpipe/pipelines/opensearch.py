@@ -51,15 +51,6 @@ def writer_role_arns(ctx: Context, *, include_disabled: bool = False) -> dict[st
     return out
 
 
-def domain(ctx: Context) -> Resource:
-    """The domain: the pre-existing one, or one logpipe creates when the config asks for it."""
-    if ctx.config.opensearch.create_domain:
-        from logpipe.resources.opensearch_domain_create import OpenSearchDomain
-
-        return OpenSearchDomain(ctx.config.opensearch.domain)
-    return shared.domain(ctx)
-
-
 class OpenSearchPipeline(Pipeline):
     name = NAME
     summary = "access policy, role mappings, index templates and index patterns on the domain"
@@ -69,7 +60,7 @@ class OpenSearchPipeline(Pipeline):
 
     def resources(self, ctx: Context) -> list[Resource]:
         config = ctx.config.opensearch
-        the_domain = domain(ctx)
+        the_domain = shared.domain(ctx)
         access = OpenSearchAccessPolicy(the_domain)
         # Everything inside the domain waits for the access policy that lets logpipe's calls in.
         after = (access,)

@@ -6,7 +6,7 @@ from typing import Any
 
 from logpipe.config import LambdaSettings
 from logpipe.engine.context import Context
-from logpipe.engine.model import Ref
+from logpipe.engine.model import Ref, Resource
 from logpipe.resources.iam_role import IamRole, allow, policy_document, service_trust
 from logpipe.resources.lambda_function import LambdaFunction
 from logpipe.resources.log_group import LogGroup
@@ -16,7 +16,13 @@ from logpipe.resources.s3_bucket import S3Bucket
 LAMBDA_LOG_RETENTION_DAYS = 30
 
 
-def domain(ctx: Context) -> OpenSearchDomainRef:
+def domain(ctx: Context) -> Resource:
+    """The domain every pipeline writes to: the pre-existing one, or one logpipe creates when
+    ``opensearch.create_domain`` is set. Same key either way, so it is declared once."""
+    if ctx.config.opensearch.create_domain:
+        from logpipe.resources.opensearch_domain_create import OpenSearchDomain
+
+        return OpenSearchDomain(ctx.config.opensearch.domain)
     return OpenSearchDomainRef(ctx.config.opensearch.domain)
 
 
@@ -25,7 +31,7 @@ def backup_bucket(ctx: Context) -> S3Bucket:
     return S3Bucket(ctx.config.backup_bucket_name, policy="shared")
 
 
-def domain_write_statement(domain_ref: OpenSearchDomainRef) -> dict[str, Any]:
+def domain_write_statement(domain_ref: Resource) -> dict[str, Any]:
     """Write to the domain's indices over HTTP, nothing else on the domain."""
     return allow(
         ["es:ESHttpPost", "es:ESHttpPut", "es:ESHttpGet", "es:DescribeDomain"],
