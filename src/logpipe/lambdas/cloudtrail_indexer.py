@@ -454,7 +454,9 @@ class BulkIndexer:
                 left = self._time_left()
                 if left < MIN_REQUEST_MS:
                     for doc in [d for c in [chunk, *queue] for d in c]:
-                        doc.error = doc.error or {"type": "time_exhausted", "reason": "no time left to send"}
+                        # Keep the last real error, if any, and say why there was no retry.
+                        base = doc.error or {"type": "time_exhausted", "reason": "no time left to send"}
+                        doc.error = {**base, "gave_up": f"no time left for attempt {attempt}"}
                         failed.append(doc)
                     queue = []
                     break
