@@ -44,7 +44,13 @@ def test_up_waf_logs_the_web_acl_through_the_transform(lab: dict[str, Any], make
     assert destination["ProcessingConfiguration"] == {
         "Enabled": True,
         "Processors": [
-            {"Type": "Lambda", "Parameters": [{"ParameterName": "LambdaArn", "ParameterValue": FUNCTION_ARN}]}
+            {
+                "Type": "Lambda",
+                "Parameters": [
+                    {"ParameterName": "LambdaArn", "ParameterValue": FUNCTION_ARN},
+                    {"ParameterName": "BufferSizeInMBs", "ParameterValue": "1"},
+                ],
+            }
         ],
     }
     function = client("lambda").get_function(FunctionName=WAF_FUNCTION)["Configuration"]

@@ -72,10 +72,13 @@ def _processor_arn(config: dict[str, Any] | None) -> str | None:
 def _processing(arn: str | None) -> dict[str, Any]:
     if arn is None:
         return {"Enabled": False, "Processors": []}
-    return {
-        "Enabled": True,
-        "Processors": [{"Type": "Lambda", "Parameters": [{"ParameterName": "LambdaArn", "ParameterValue": arn}]}],
-    }
+    # 1 MB per invocation, stated rather than left to the service default: a transformed flow
+    # record is ~4x its input, and Lambda's response (6 MB) must hold the whole batch.
+    parameters = [
+        {"ParameterName": "LambdaArn", "ParameterValue": arn},
+        {"ParameterName": "BufferSizeInMBs", "ParameterValue": "1"},
+    ]
+    return {"Enabled": True, "Processors": [{"Type": "Lambda", "Parameters": parameters}]}
 
 
 def _destination_type(destination: dict[str, Any]) -> str | None:
