@@ -123,6 +123,20 @@ def json_out(result: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(result.stdout)
 
 
+@pytest.fixture(scope="session")
+def osmem_base() -> Iterator[Any]:
+    """One empty osmem-server for the session (the osmem pytest plugin is disabled); tests clone it."""
+    from osmem_server import OsmemServer
+
+    server = OsmemServer.start(japanese=False)
+    try:
+        yield server
+    finally:
+        server.close()
+        if server.process.stdout is not None:  # osmem leaves its stdout pipe open
+            server.process.stdout.close()
+
+
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A sandbox emulator of this test module's own (separate state folder), stopped afterwards."""

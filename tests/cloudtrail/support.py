@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
-
 from logpipe.engine.runner import Item
 from tests.conftest import ACCOUNT, REGION
+from tests.support import client
 
 TRAIL = "demogo-trail"
 TRAIL_ARN = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{TRAIL}"
@@ -19,10 +18,6 @@ FILTER = "demogo-cloudtrail"
 FUNCTION = "demogo-cloudtrail-indexer"
 INDEXER_ROLE = "demogo-cloudtrail-indexer-role"
 LOGS_ROLE = "demogo-cloudtrail-logs-role"
-
-
-def client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)
 
 
 def plan(run: Any, targets: tuple[str, ...] = ("cloudtrail",)) -> dict[str, Item]:
@@ -52,16 +47,6 @@ def trail() -> dict[str, Any] | None:
 def trail_tags() -> dict[str, str]:
     tags = client("cloudtrail").list_tags(ResourceIdList=[TRAIL_ARN])["ResourceTagList"][0].get("TagsList", [])
     return {t["Key"]: t["Value"] for t in tags}
-
-
-def role_policy(role: str) -> dict[str, Any]:
-    document = client("iam").get_role_policy(RoleName=role, PolicyName="logpipe")["PolicyDocument"]
-    return document if isinstance(document, dict) else json.loads(document)
-
-
-def role_trust(role: str) -> dict[str, Any]:
-    document = client("iam").get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
-    return document if isinstance(document, dict) else json.loads(document)
 
 
 def bucket_policy(bucket: str) -> dict[str, Any]:

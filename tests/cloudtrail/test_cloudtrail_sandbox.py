@@ -15,26 +15,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from logpipe.sandbox.control import SANDBOX_CREDENTIALS
 from tests.conftest import ACCOUNT, REGION, SAMPLES, json_out, run_logpipe
+from tests.support import sandbox_client
 
 pytestmark = pytest.mark.e2e
 
 TRAIL = "demogo-trail"
 LOG_GROUP = "/aws/cloudtrail/demogo"
-
-
-def sandbox_client(sandbox: dict[str, Any], service: str) -> Any:
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=sandbox["aws_endpoint_url"],
-        aws_access_key_id=SANDBOX_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=SANDBOX_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
 
 
 def find(sandbox: dict[str, Any], event_id: str) -> list[dict[str, Any]]:

@@ -29,13 +29,12 @@ from tests.cloudtrail.support import (
     bucket_policy,
     client,
     retention,
-    role_policy,
-    role_trust,
     trail,
     trail_tags,
     up,
 )
 from tests.conftest import ACCOUNT, REGION
+from tests.support import role_policy, role_trust
 
 DOMAIN_ARN = f"arn:aws:es:{REGION}:{ACCOUNT}:domain/demogo-opensearch"
 

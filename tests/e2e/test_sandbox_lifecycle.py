@@ -6,22 +6,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.conftest import REGION, json_out, run_logpipe
+from tests.conftest import json_out, run_logpipe
+from tests.support import sandbox_client
 
 pytestmark = pytest.mark.e2e
-
-
-def sandbox_client(sandbox: dict[str, Any], service: str) -> Any:
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=sandbox["aws_endpoint_url"],
-        aws_access_key_id="AKIALOGPIPESANDBOX01",
-        aws_secret_access_key="logpipe-sandbox-secret",
-    )
 
 
 def test_sandbox_status_prints_endpoints(sandbox: dict[str, Any]) -> None:

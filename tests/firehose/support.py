@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-import boto3
 
 from logpipe.engine.runner import Item
 from tests.conftest import ACCOUNT, REGION
+from tests.support import client
 
 DOMAIN_ARN = f"arn:aws:es:{REGION}:{ACCOUNT}:domain/demogo-opensearch"
 BUCKET = "demogo-kdf-backup"
@@ -20,10 +18,6 @@ WAF_FUNCTION = "demogo-waf-log-to-opensearch"
 FLOWLOG_FUNCTION = "demogo-vpc-flow-log-to-opensearch"
 WEB_ACL = "demogo-webacl"
 OWNER_TAGS = {"logpipe:stack": "demogo", "managed-by": "logpipe"}
-
-
-def client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)
 
 
 def stream_arn(name: str) -> str:
@@ -81,16 +75,6 @@ def role_exists(name: str) -> bool:
     except client("iam").exceptions.NoSuchEntityException:
         return False
     return True
-
-
-def role_policy(role: str) -> dict[str, Any]:
-    document = client("iam").get_role_policy(RoleName=role, PolicyName="logpipe")["PolicyDocument"]
-    return document if isinstance(document, dict) else json.loads(document)
-
-
-def role_trust(role: str) -> dict[str, Any]:
-    document = client("iam").get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
-    return document if isinstance(document, dict) else json.loads(document)
 
 
 def statement_for(policy: dict[str, Any], action: str) -> list[str]:

@@ -5,25 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.conftest import REGION, json_out, run_logpipe
+from tests.conftest import json_out, run_logpipe
 from tests.firehose.support import STREAMS
+from tests.support import sandbox_client
 
 pytestmark = pytest.mark.e2e
 
 TARGETS = ("dns", "waf", "flowlog")
-
-
-def sandbox_client(sandbox: dict[str, Any], service: str) -> Any:
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=sandbox["aws_endpoint_url"],
-        aws_access_key_id="AKIALOGPIPESANDBOX01",
-        aws_secret_access_key="logpipe-sandbox-secret",
-    )
 
 
 def test_up_status_teardown_with_the_real_command(sandbox: dict[str, Any]) -> None:

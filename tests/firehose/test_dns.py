@@ -20,14 +20,13 @@ from tests.firehose.support import (
     plan,
     query_log_associations,
     query_log_configs,
-    role_policy,
-    role_trust,
     statement_for,
     stream,
     stream_arn,
     stream_tags,
     up,
 )
+from tests.support import role_policy, role_trust
 
 STREAM = STREAMS["dns"]
 ROLE = ROLES["dns"]

@@ -19,7 +19,6 @@ from tests.firehose.support import (
     make_foreign_stream,
     opensearch_destination,
     plan,
-    role_policy,
     statement_for,
     stream,
     stream_arn,
@@ -28,6 +27,7 @@ from tests.firehose.support import (
     waf_logging,
     web_acl_arn,
 )
+from tests.support import role_policy
 
 STREAM = STREAMS["waf"]
 ROLE = ROLES["waf"]

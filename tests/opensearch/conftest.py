@@ -20,18 +20,6 @@ SAVED_OBJECTS = "/_dashboards/api/saved_objects"
 XSRF = {"osd-xsrf": "true"}
 
 
-@pytest.fixture(scope="module")
-def osmem_base() -> Iterator[Any]:
-    from osmem_server import OsmemServer
-
-    server = OsmemServer.start(japanese=False)
-    try:
-        yield server
-    finally:
-        server.close()
-        if server.process.stdout is not None:
-            server.process.stdout.close()
-
 
 @pytest.fixture
 def standin(osmem_base: Any) -> Iterator[OpenSearchStandin]:

@@ -13,20 +13,6 @@ import pytest
 from logpipe.sandbox.opensearch_standin import OpenSearchStandin
 
 
-@pytest.fixture(scope="session")
-def osmem_base() -> Iterator[Any]:
-    """One osmem-server process for the whole session (the osmem pytest plugin is disabled)."""
-    from osmem_server import OsmemServer
-
-    server = OsmemServer.start(japanese=False)
-    try:
-        yield server
-    finally:
-        server.close()
-        if server.process.stdout is not None:  # osmem leaves its stdout pipe open
-            server.process.stdout.close()
-
-
 @pytest.fixture
 def osmem_url(osmem_base: Any) -> Iterator[str]:
     """An empty cluster of this test's own."""

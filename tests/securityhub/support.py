@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-import boto3
 
 from logpipe.engine.runner import Item
 from tests.conftest import ACCOUNT, REGION
+from tests.support import client
 
 TARGET = ("securityhub",)
 RECORDER = "demogo-recorder"
@@ -19,10 +17,6 @@ SLR_ARN = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/config.amazonaws.com/{S
 TRANSFORM = "demogo-securityhub-transform"
 PRODUCTS = ("guardduty", "config")
 OWNER_TAGS = {"logpipe:stack": "demogo", "managed-by": "logpipe"}
-
-
-def client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)
 
 
 def stream(product: str) -> str:
@@ -55,16 +49,6 @@ def teardown(run: Any) -> dict[str, Item]:
     items = run.engine.plan_teardown(run.declare(pipes), keep=run.others_keys(pipes))
     run.engine.teardown(items)
     return {i.resource.key: i for i in items}
-
-
-def role_policy(role: str) -> dict[str, Any]:
-    document = client("iam").get_role_policy(RoleName=role, PolicyName="logpipe")["PolicyDocument"]
-    return document if isinstance(document, dict) else json.loads(document)
-
-
-def role_trust(role: str) -> dict[str, Any]:
-    document = client("iam").get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
-    return document if isinstance(document, dict) else json.loads(document)
 
 
 def hub_tags() -> dict[str, str]:

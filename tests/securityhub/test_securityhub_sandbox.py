@@ -11,24 +11,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from tests.conftest import REGION, json_out, run_logpipe
+from tests.support import sandbox_client
 
 pytestmark = pytest.mark.e2e
 
 PORT_PROBE = "Recon:EC2/PortProbeUnprotectedPort"
-
-
-def sandbox_client(sandbox: dict[str, Any], service: str) -> Any:
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=sandbox["aws_endpoint_url"],
-        aws_access_key_id="AKIALOGPIPESANDBOX01",
-        aws_secret_access_key="logpipe-sandbox-secret",
-    )
 
 
 def search(sandbox: dict[str, Any], index: str) -> list[dict[str, Any]]:

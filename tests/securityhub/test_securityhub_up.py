@@ -30,14 +30,13 @@ from tests.securityhub.support import (
     plan,
     product_arn,
     recording,
-    role_policy,
-    role_trust,
     security_hub_enabled,
     stream,
     stream_arn,
     teardown,
     up,
 )
+from tests.support import role_policy, role_trust
 
 CONFIG_RULES = 14
 

@@ -1,0 +1,40 @@
+"""Helpers every test folder uses: AWS clients (in-process moto or the sandbox) and IAM reads."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+from logpipe.sandbox.control import SANDBOX_CREDENTIALS
+from tests.conftest import REGION
+
+
+def client(service: str) -> Any:
+    """A boto3 client for in-process moto (inside the ``moto``/``lab`` fixtures)."""
+    return boto3.client(service, region_name=REGION)
+
+
+def sandbox_client(sandbox: dict[str, Any], service: str) -> Any:
+    """A boto3 client for a running sandbox emulator (the ``sandbox`` fixture)."""
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=sandbox["aws_endpoint_url"],
+        aws_access_key_id=SANDBOX_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=SANDBOX_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def role_policy(role: str, iam: Any = None) -> dict[str, Any]:
+    """The inline policy logpipe puts on ``role``."""
+    iam = iam or client("iam")
+    document = iam.get_role_policy(RoleName=role, PolicyName="logpipe")["PolicyDocument"]
+    return document if isinstance(document, dict) else json.loads(document)
+
+
+def role_trust(role: str, iam: Any = None) -> dict[str, Any]:
+    iam = iam or client("iam")
+    document = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    return document if isinstance(document, dict) else json.loads(document)
