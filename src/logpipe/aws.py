@@ -61,7 +61,14 @@ class CallCounter:
             return out
 
     def summary(self) -> dict[str, Any]:
-        return {"read": self.total("read"), "write": self.total("write"), "by_service": self.by_service()}
+        with self._lock:
+            writes = list(self.writes)
+        return {
+            "read": self.total("read"),
+            "write": self.total("write"),
+            "by_service": self.by_service(),
+            "write_calls": writes,
+        }
 
 
 class Aws:

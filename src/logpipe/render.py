@@ -117,6 +117,9 @@ class Printer:
         self.err.print(f"API calls: {summary['read']} read, {summary['write']} write", markup=False)
         for service, counts in summary["by_service"].items():
             self.err.print(f"  {service}: {counts['read']} read, {counts['write']} write", markup=False)
+        if self.verbose >= 2:
+            for call in summary.get("write_calls", []):
+                self.err.print(f"  write: {call}", markup=False)
 
 
 def _short(value: Any, limit: int = 160) -> str:
