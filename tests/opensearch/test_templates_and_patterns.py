@@ -156,3 +156,39 @@ def test_disabled_pipeline_gets_no_template_or_pattern(os_run: Callable[..., Any
     assert saved_pattern(standin, "waf") is None
     assert admin(standin, "GET", f"/_index_template/{TEMPLATE_NAMES['waf']}").status_code == 404
     assert saved_pattern(standin, "dns") is not None
+
+
+def test_renamed_and_unrotated_indices_get_matching_templates_patterns_and_role(
+    os_run: Callable[..., Any], standin: OpenSearchStandin
+) -> None:
+    """A config that renames an index (or turns rotation off) is followed by every OpenSearch piece."""
+    from logpipe.opensearch.templates import configured_patterns
+    from tests.opensearch.conftest import API
+
+    overrides = {
+        "pipelines": {
+            "dns": {"index": "resolver", "firehose": {"index_rotation": "NoRotation"}},
+            "waf": {"index": "edge-waf"},
+        }
+    }
+    run = os_run(overrides)
+    assert configured_patterns(run.config)["dns"] == ("resolver", "query_timestamp")
+    assert configured_patterns(run.config)["waf"] == ("edge-waf-*", "timestamp")
+    up(run)
+
+    assert saved_pattern(standin, "dns") == {"title": "resolver", "timeFieldName": "query_timestamp"}
+    assert saved_pattern(standin, "waf") == {"title": "edge-waf-*", "timeFieldName": "timestamp"}
+    template = admin(standin, "GET", f"/_index_template/{TEMPLATE_NAMES['dns']}").json()["index_templates"][0]
+    assert template["index_template"]["index_patterns"] == ["resolver"]
+    # The unrotated index itself is typed by the template.
+    assert admin(standin, "POST", "/resolver/_doc?refresh=true", {"query_timestamp": "2026-01-01T00:00:00Z"}).ok
+    mapping = admin(standin, "GET", "/resolver/_mapping").json()["resolver"]["mappings"]
+    assert mapping["properties"]["query_timestamp"]["type"] == "date"
+    role = admin(standin, "GET", f"{API}/roles/logpipe_writer").json()["logpipe_writer"]
+    assert {"resolver", "edge-waf-*"} <= set(role["index_permissions"][0]["index_patterns"])
+
+
+def test_default_config_patterns_are_the_documented_ones(make_run: Callable[..., Any]) -> None:
+    from logpipe.opensearch.templates import configured_patterns
+
+    assert configured_patterns(make_run().config) == INDEX_PATTERNS

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from logpipe.opensearch import access_policy, health, purge
+from logpipe.opensearch.templates import configured_patterns
 from logpipe.pipelines.opensearch import NAME, OpenSearchPipeline, data_pipelines
 
 if TYPE_CHECKING:
@@ -27,12 +28,12 @@ def status(run: Run) -> tuple[list[Item], list[dict[str, Any]]]:
 
 def purge_candidates(run: Run) -> tuple[list[purge.Candidate], list[str]]:
     run.preflight([])
-    return purge.find(run.ctx.opensearch)
+    return purge.find(run.ctx.opensearch, configured_patterns(run.config)["flowlog"][0])
 
 
 def purge_indices(run: Run, candidates: list[purge.Candidate]) -> list[str]:
     # Read again right before deleting: only indices that are still mis-mapped now are deleted.
-    current = {c.index for c in purge.find(run.ctx.opensearch)[0]}
+    current = {c.index for c in purge.find(run.ctx.opensearch, configured_patterns(run.config)["flowlog"][0])[0]}
     return purge.delete(run.ctx.opensearch, [c for c in candidates if c.index in current])
 
 

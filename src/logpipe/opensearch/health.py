@@ -14,7 +14,7 @@ from logpipe.engine.context import Context
 from logpipe.errors import LogpipeError
 from logpipe.opensearch import indices, security
 from logpipe.opensearch.client import path_part
-from logpipe.opensearch.templates import INDEX_PATTERNS
+from logpipe.opensearch.templates import INDEX_PATTERNS, configured_patterns
 
 Row = dict[str, Any]
 
@@ -36,7 +36,7 @@ def freshness_rows(ctx: Context, pipeline: str) -> list[Row]:
     """Documents in the last 24 h and the newest time-field value in ``pipeline``'s indices."""
     if pipeline not in INDEX_PATTERNS:
         return []
-    pattern, field = INDEX_PATTERNS[pipeline]
+    pattern, field = configured_patterns(ctx.config)[pipeline]
 
     def build() -> list[Row]:
         found = indices.freshness(ctx.opensearch, pattern, field)
@@ -59,7 +59,7 @@ def freshness_rows(ctx: Context, pipeline: str) -> list[Row]:
 def index_pattern_rows(ctx: Context, pipeline: str) -> list[Row]:
     from logpipe.resources.index_pattern import TYPE, pattern_id
 
-    title, field = INDEX_PATTERNS[pipeline]
+    title, field = configured_patterns(ctx.config)[pipeline]
 
     def build() -> list[Row]:
         path = f"/api/saved_objects/{TYPE}/{path_part(pattern_id(pipeline))}"

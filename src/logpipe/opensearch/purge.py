@@ -28,11 +28,11 @@ class Candidate:
         return f"{TIME_FIELD} mapped as {self.mapped_as}" if self.mapped_as else f"no {TIME_FIELD} field"
 
 
-def find(client: OpenSearchClient) -> tuple[list[Candidate], list[str]]:
-    """(indices to purge, indices that are fine) among ``vpc-flowlog-*``."""
-    types = indices.time_field_types(client, PATTERN, TIME_FIELD)
+def find(client: OpenSearchClient, pattern: str = PATTERN) -> tuple[list[Candidate], list[str]]:
+    """(indices to purge, indices that are fine) among the FlowLog indices (``vpc-flowlog-*``)."""
+    types = indices.time_field_types(client, pattern, TIME_FIELD)
     bad = {i: t for i, t in types.items() if t not in ("date", "date_nanos")}
-    counts = indices.doc_counts(client, PATTERN) if bad else {}
+    counts = indices.doc_counts(client, pattern) if bad else {}
     candidates = [Candidate(i, t, counts.get(i, 0)) for i, t in sorted(bad.items())]
     good = sorted(i for i in types if i not in bad)
     return candidates, good

@@ -228,6 +228,33 @@ def index_templates() -> dict[str, dict[str, Any]]:
     return {TEMPLATE_NAMES[pipeline]: build() for pipeline, build in _BUILDERS.items()}
 
 
-def index_template(pipeline: str) -> tuple[str, dict[str, Any]]:
-    """(name, body) of one pipeline's template; ``KeyError`` for an unknown pipeline."""
-    return TEMPLATE_NAMES[pipeline], _BUILDERS[pipeline]()
+def index_template(pipeline: str, pattern: str | None = None) -> tuple[str, dict[str, Any]]:
+    """(name, body) of one pipeline's template; ``KeyError`` for an unknown pipeline.
+
+    ``pattern`` replaces the default index pattern (the config may rename a pipeline's index).
+    """
+    body = _BUILDERS[pipeline]()
+    if pattern is not None:
+        body["index_patterns"] = [pattern]
+    return TEMPLATE_NAMES[pipeline], body
+
+
+def configured_patterns(config: Any) -> dict[str, tuple[str, str]]:
+    """pipeline -> (index pattern, time field) for the index names this config makes.
+
+    The defaults give ``INDEX_PATTERNS``. A Firehose index without rotation is one index of
+    exactly that name, so its pattern is the name itself (``dns-log-*`` would miss it).
+    """
+    pipes = config.pipelines
+
+    def firehose(index: str, rotation: str) -> str:
+        return index if rotation == "NoRotation" else f"{index}-*"
+
+    patterns = {
+        "cloudtrail": f"{pipes.cloudtrail.index_prefix}-*",
+        "dns": firehose(pipes.dns.index, pipes.dns.firehose.index_rotation),
+        "waf": firehose(pipes.waf.index, pipes.waf.firehose.index_rotation),
+        "flowlog": firehose(pipes.flowlog.index, pipes.flowlog.firehose.index_rotation),
+        "securityhub": f"{pipes.securityhub.index_prefix}*",
+    }
+    return {name: (patterns[name], INDEX_PATTERNS[name][1]) for name in INDEX_PATTERNS}

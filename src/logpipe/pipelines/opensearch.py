@@ -12,7 +12,7 @@ from logpipe.engine.context import Context
 from logpipe.engine.model import Resource
 from logpipe.opensearch import health as os_health
 from logpipe.opensearch import security
-from logpipe.opensearch.templates import INDEX_PATTERNS, index_template
+from logpipe.opensearch.templates import INDEX_PATTERNS, configured_patterns, index_template
 from logpipe.pipelines import shared
 from logpipe.pipelines.base import Pipeline
 from logpipe.resources.index_pattern import IndexPattern
@@ -66,8 +66,9 @@ class OpenSearchPipeline(Pipeline):
         after = (access,)
         out: list[Resource] = [the_domain, access]
         pipelines = data_pipelines(ctx)
+        patterns = configured_patterns(ctx.config)
         for pipeline in pipelines:
-            name, body = index_template(pipeline)
+            name, body = index_template(pipeline, patterns[pipeline][0])
             out.append(IndexTemplate(name, body, the_domain, after=after))
         wanted = writer_role_arns(ctx)
         managed = writer_role_arns(ctx, include_disabled=True)
@@ -75,7 +76,7 @@ class OpenSearchPipeline(Pipeline):
         if config.role_mapping == security.WRITER_ROLE:
             role = OpenSearchRole(
                 security.WRITER_ROLE,
-                index_patterns=[INDEX_PATTERNS[p][0] for p in pipelines],
+                index_patterns=[patterns[p][0] for p in pipelines],
                 domain=the_domain,
                 after=after,
             )
@@ -91,7 +92,7 @@ class OpenSearchPipeline(Pipeline):
             )
         )
         for pipeline in pipelines:
-            title, time_field = INDEX_PATTERNS[pipeline]
+            title, time_field = patterns[pipeline]
             out.append(IndexPattern(pipeline, title=title, time_field=time_field, domain=the_domain, after=after))
         return out
 
