@@ -12,7 +12,7 @@ from tests.conftest import run_logpipe
 def test_help_lists_every_command() -> None:
     result = run_logpipe("--help")
     assert result.returncode == 0
-    for command in ("up", "plan", "status", "teardown", "opensearch", "securityhub", "sandbox"):
+    for command in ("up", "plan", "status", "teardown", "verify", "opensearch", "securityhub", "sandbox"):
         assert f"  {command} " in result.stdout, command
     assert "--sandbox" in result.stdout and "--endpoint-url" in result.stdout
 

@@ -253,3 +253,23 @@ def test_missing_domain_is_a_preflight_problem(lab: dict, make_run: Any) -> None
     with pytest.raises(PreflightError, match="opensearch-domain nope-domain: does not exist"):
         run.engine.apply(items)
     assert writes(run) == 0
+
+
+def test_lambda_permission_with_a_changed_source_is_replaced(lab: dict, make_run: Any) -> None:
+    client = boto3.client("lambda", region_name=REGION)
+    converge(make_run(), function_stack())
+    execution_role, function, _ = function_stack()
+    moved = LambdaPermission(
+        function,
+        statement_id="logs",
+        principal="logs.amazonaws.com",
+        source_arn=f"arn:aws:logs:{REGION}:123456789012:log-group:/logpipe/other:*",
+    )
+    run = make_run()
+    item = converge(run, [execution_role, function, moved])["lambda-permission:demogo-test-fn/logs"]
+    assert item.result == "updated"
+    assert set(item.changes) == {"source_arn"}
+    statements = json.loads(client.get_policy(FunctionName="demogo-test-fn")["Policy"])["Statement"]
+    assert [s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in statements] == [
+        f"arn:aws:logs:{REGION}:123456789012:log-group:/logpipe/other:*"
+    ]
