@@ -20,7 +20,6 @@ SAVED_OBJECTS = "/_dashboards/api/saved_objects"
 XSRF = {"osd-xsrf": "true"}
 
 
-
 @pytest.fixture
 def standin(osmem_base: Any) -> Iterator[OpenSearchStandin]:
     """An FGAC domain endpoint of this test's own; the moto caller is its IAM master."""
