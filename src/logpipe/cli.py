@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from logpipe import __version__
+from logpipe import __version__, orphans
 from logpipe.errors import LogpipeError, UsageError
 from logpipe.pipelines import TARGETS
 from logpipe.render import Printer
@@ -74,6 +74,16 @@ def main(click_ctx: click.Context, **kwargs: Any) -> None:
     click_ctx.obj = Options(**kwargs)
 
 
+def _whole_stack(targets: tuple[str, ...]) -> bool:
+    """Leftovers can only be told apart when every pipeline is in view."""
+    return not targets or "all" in targets
+
+
+def _leftover_lines(printer: Printer, leftovers: list[Any], verb: str) -> None:
+    for orphan in leftovers:
+        printer.note(f"  {verb} {orphan.service} {orphan.resource}")
+
+
 def _summary(run: Run) -> dict[str, Any]:
     return run.counter.summary()
 
@@ -85,12 +95,17 @@ def _targets_argument() -> Callable:
 @main.command()
 @_targets_argument()
 @click.option("--adopt", is_flag=True, help="Take over resources that exist under logpipe's names without its tags.")
+@click.option(
+    "--prune", is_flag=True, help="Delete leftovers: resources tagged as this stack's that no pipeline declares."
+)
 @_command
-def up(options: Options, printer: Printer, targets: tuple[str, ...], adopt: bool) -> int:
+def up(options: Options, printer: Printer, targets: tuple[str, ...], adopt: bool, prune: bool) -> int:
     """Create or converge pipelines (idempotent). A second run changes nothing.
 
     TARGET: all (default) or any of cloudtrail, dns, waf, flowlog, securityhub, opensearch.
     """
+    if prune and not _whole_stack(targets):
+        raise UsageError("--prune needs every pipeline in view: use it with `up all` (or no target)")
     run = Run(options, reporter=printer.report, progress=printer.progress)
     pipelines = run.pipelines(targets)
     run.preflight(pipelines)
@@ -99,10 +114,19 @@ def up(options: Options, printer: Printer, targets: tuple[str, ...], adopt: bool
     run.engine.apply(items)
     failed = [i for i in items if i.result in ("failed", "skipped")]
     changed = [i for i in items if i.result in ("created", "updated", "adopted", "failed", "skipped")]
+    leftovers = run.leftovers(items) if _whole_stack(targets) and not failed else []
+    pruned = orphans.delete_all(run.ctx, leftovers) if prune else []
+    prune_failed = [p for p in pruned if p["result"] != "deleted"]
     summary = _summary(run)
     if printer.json:
         printer.document(
-            {"ok": not failed, "changes": [i.as_dict() for i in changed], "api_calls": summary},
+            {
+                "ok": not failed and not prune_failed,
+                "changes": [i.as_dict() for i in changed],
+                "leftovers": [o.as_dict() for o in leftovers] if not prune else [],
+                "pruned": pruned,
+                "api_calls": summary,
+            },
         )
     else:
         if not changed:
@@ -111,8 +135,11 @@ def up(options: Options, printer: Printer, targets: tuple[str, ...], adopt: bool
             printer.items_table("changes", changed, column="result")
         if failed:
             printer.note(f"{len(failed)} resource(s) failed or were not attempted; run `logpipe up` again to finish.")
+        if leftovers and not prune:
+            printer.note(f"{len(leftovers)} leftover(s) from an earlier config (pass --prune to delete them):")
+            _leftover_lines(printer, leftovers, "leftover")
     printer.api_calls(summary)
-    return 1 if failed else 0
+    return 1 if failed or prune_failed else 0
 
 
 @main.command()
@@ -174,13 +201,15 @@ def status(options: Options, printer: Printer, targets: tuple[str, ...]) -> int:
         health.extend(pipeline.health(run.ctx))
     bad = [i for i in items if i.state in ("missing", "drifted", "not-owned", "error")]
     unhealthy = [h for h in health if not h.get("ok", True)]
-    healthy = not bad and not unhealthy
+    leftovers = run.leftovers(items) if _whole_stack(targets) else []
+    healthy = not bad and not unhealthy and not leftovers
     if printer.json:
         printer.document(
             {
                 "healthy": healthy,
                 "resources": [i.as_dict() for i in items],
                 "health": health,
+                "leftovers": [o.as_dict() for o in leftovers],
                 "api_calls": _summary(run),
             }
         )
@@ -188,7 +217,16 @@ def status(options: Options, printer: Printer, targets: tuple[str, ...]) -> int:
         printer.items_table("resources", items)
         if health:
             _health_table(printer, health)
-        printer.out.print("healthy" if healthy else f"degraded: {len(bad)} resource(s), {len(unhealthy)} check(s)")
+        if leftovers:
+            printer.out.print(f"{len(leftovers)} leftover(s) tagged as this stack's that no pipeline declares:")
+            for orphan in leftovers:
+                printer.out.print(f"  {orphan.service} {orphan.resource}", markup=False)
+            printer.out.print("  delete them with `logpipe up --prune` (or `logpipe teardown`)")
+        printer.out.print(
+            "healthy"
+            if healthy
+            else f"degraded: {len(bad)} resource(s), {len(unhealthy)} check(s), {len(leftovers)} leftover(s)"
+        )
     printer.api_calls(_summary(run))
     return 0 if healthy else 1
 
@@ -223,21 +261,26 @@ def teardown(options: Options, printer: Printer, targets: tuple[str, ...], yes: 
     items = run.engine.plan_teardown(run.declare(pipelines), keep=run.others_keys(pipelines))
     doomed = [i for i in items if i.action == "delete"]
     kept = [i for i in items if i.action == "keep"]
-    if doomed and not yes:
+    leftovers = run.leftovers(items) if _whole_stack(targets) else []
+    if (doomed or leftovers) and not yes:
         if not sys.stdin.isatty():
             raise UsageError("teardown deletes resources: pass --yes to confirm when not running in a terminal")
         printer.items_table("to delete", doomed, column="action")
-        if not click.confirm(f"Delete these {len(doomed)} resource(s)?", default=False, err=True):
+        _leftover_lines(printer, leftovers, "leftover to delete:")
+        count = len(doomed) + len(leftovers)
+        if not click.confirm(f"Delete these {count} resource(s)?", default=False, err=True):
             raise UsageError("teardown cancelled; nothing was deleted")
     if doomed:
         run.engine.teardown(items)
-    failed = [i for i in doomed if i.result in ("failed", "skipped")]
+    pruned = orphans.delete_all(run.ctx, leftovers)
+    failed = [i for i in doomed if i.result in ("failed", "skipped")] + [p for p in pruned if p["result"] != "deleted"]
     summary = _summary(run)
     if printer.json:
         printer.document(
             {
                 "ok": not failed,
                 "changes": [i.as_dict() for i in doomed],
+                "leftovers": pruned,
                 "kept": [i.as_dict() for i in kept],
                 "api_calls": summary,
             }
@@ -245,7 +288,9 @@ def teardown(options: Options, printer: Printer, targets: tuple[str, ...], yes: 
     else:
         if doomed:
             printer.items_table("teardown", doomed, column="result")
-        else:
+        for entry in pruned:
+            printer.out.print(f"{entry['result']} leftover {entry['service']} {entry['resource']}", markup=False)
+        if not doomed and not pruned:
             printer.out.print("Nothing to delete: logpipe owns no resources for these targets.")
         for item in kept:
             printer.note(f"kept {item.resource.kind} {item.resource.name}: {item.detail or 'not created by logpipe'}")

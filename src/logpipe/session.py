@@ -7,14 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from logpipe import orphans
 from logpipe import pipelines as registry
 from logpipe.aws import Aws, CallCounter
 from logpipe.config import Config, load_config, resolve_config_path
 from logpipe.engine import graph
 from logpipe.engine.context import Context
 from logpipe.engine.model import Resource
-from logpipe.engine.runner import Engine, Reporter
+from logpipe.engine.runner import Engine, Item, Reporter
 from logpipe.errors import PreflightError, UsageError
+from logpipe.orphans import Orphan
 from logpipe.pipelines.base import Pipeline
 
 SANDBOX_DEFAULT_REGION = "ap-northeast-2"
@@ -104,6 +106,18 @@ class Run:
                 problems.extend(f"{pipeline.name}: {p}" for p in pipeline.checks(self.ctx))
         if problems:
             raise PreflightError(problems)
+
+    def leftovers(self, items: list[Item]) -> list[Orphan]:
+        """Resources tagged as this stack's that no pipeline declares (see logpipe.orphans).
+
+        ``items`` are what this run already read; pipelines it did not read (disabled ones)
+        are read too, so their resources are not taken for leftovers.
+        """
+        read = {p for item in items for p in item.pipelines}
+        others = [registry.load(n) for n in registry.available() if n not in read]
+        if others:
+            self.engine.read_all(self.declare(others))
+        return orphans.find(self.ctx, self.ctx.output_strings())
 
     def others_keys(self, chosen: list[Pipeline]) -> set[str]:
         """Resource keys that pipelines outside ``chosen`` also declare: teardown keeps them."""

@@ -42,6 +42,7 @@ def test_up_all_twice_then_teardown(sandbox: dict[str, Any]) -> None:
     report = json_out(status)
     states = {r["state"] for r in report["resources"]}
     assert states <= {"ok", "external"}, [r for r in report["resources"] if r["state"] not in ("ok", "external")]
+    assert report["leftovers"] == []
     # Nothing has arrived yet: status says so and exits 1.
     assert status.returncode == 1
     assert report["healthy"] is False

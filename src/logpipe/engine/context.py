@@ -91,6 +91,11 @@ class Context:
             self.outputs[resource.key] = dict(outputs)
             self.owned[resource.key] = owned
 
+    def output_strings(self) -> set[str]:
+        """Every ARN, id and name the resources of this run reported (read or just made)."""
+        with self._lock:
+            return {v for outputs in self.outputs.values() for v in outputs.values() if isinstance(v, str)}
+
     def is_owned(self, resource: Resource) -> bool:
         """Whether logpipe owns ``resource`` as read (or made) in this run: parents vouch for children."""
         with self._lock:
