@@ -91,3 +91,20 @@ def test_master_user_is_the_role_behind_an_assumed_role_session() -> None:
     session = "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.com"
     assert master_arn(session) == "arn:aws:iam::123456789012:role/Admin"
     assert master_arn("arn:aws:iam::123456789012:user/bob") == "arn:aws:iam::123456789012:user/bob"
+
+
+def test_pipelines_in_the_same_run_write_to_the_domain_created_for_them(
+    make_run: Callable[..., Any], lab: dict[str, Any], standin: OpenSearchStandin
+) -> None:
+    """`up all` with create_domain: the pipelines do not stop on a missing domain, they wait for it."""
+    run = make_run(config(standin))
+    pipes = run.pipelines(("dns", "opensearch"))
+    run.preflight(pipes)
+    items = run.engine.apply(run.engine.plan(run.declare(pipes)))
+    assert not [i for i in items if i.result in ("failed", "skipped")]
+    domain = [i for i in items if i.resource.kind == "opensearch-domain"]
+    assert len(domain) == 1 and domain[0].result == "created"
+    assert domain[0].pipelines == ["dns", "opensearch"]
+    stream = boto3.client("firehose", region_name=REGION).describe_delivery_stream(DeliveryStreamName="demogo-dns")
+    destination = stream["DeliveryStreamDescription"]["Destinations"][0]
+    assert destination["AmazonopensearchserviceDestinationDescription"]["DomainARN"] == describe("logpipe-new")["ARN"]
