@@ -27,6 +27,21 @@ def domain_facts(status: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def describe_domain(ctx: Context, name: str) -> dict[str, Any] | None:
+    """The DomainStatus, or None when there is no (live) domain of that name."""
+    try:
+        status = ctx.aws.client("opensearch").describe_domain(DomainName=name)["DomainStatus"]
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+    return None if status.get("Deleted") else status
+
+
+def domain_note(facts: dict[str, Any]) -> str:
+    return f"{facts['engine_version']}, fine-grained access control {'on' if facts['fgac'] else 'off'}"
+
+
 class OpenSearchDomainRef(Resource):
     """The domain the pipelines write to. logpipe never changes or deletes it through this kind."""
 
@@ -37,14 +52,8 @@ class OpenSearchDomainRef(Resource):
         return f"OpenSearch Service domain {self.name}"
 
     def read(self, ctx: Context) -> Observed | None:
-        try:
-            status = ctx.aws.client("opensearch").describe_domain(DomainName=self.name)["DomainStatus"]
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
-        if status.get("Deleted"):
+        status = describe_domain(ctx, self.name)
+        if status is None:
             return None
         facts = domain_facts(status)
-        note = f"{facts['engine_version']}, fine-grained access control {'on' if facts['fgac'] else 'off'}"
-        return Observed({}, facts, owned=False, note=note)
+        return Observed({}, facts, owned=False, note=domain_note(facts))

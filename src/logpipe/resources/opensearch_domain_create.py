@@ -16,7 +16,7 @@ from logpipe.engine.context import Context
 from logpipe.engine.model import Observed, Resource
 from logpipe.errors import LogpipeError
 from logpipe.resources.common import is_not_found, tag_dict, tag_list, wait_for
-from logpipe.resources.opensearch_domain import domain_facts
+from logpipe.resources.opensearch_domain import describe_domain, domain_facts, domain_note
 
 # A new domain takes 15-30 minutes; a progress line every poll tells the user it is not stuck.
 CREATE_TIMEOUT_SECONDS = 3600.0
@@ -52,19 +52,12 @@ class OpenSearchDomain(Resource):
         return {}
 
     def read(self, ctx: Context) -> Observed | None:
-        client = ctx.aws.client("opensearch")
-        try:
-            status = client.describe_domain(DomainName=self.name)["DomainStatus"]
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
-        if status.get("Deleted"):
+        status = describe_domain(ctx, self.name)
+        if status is None:
             return None
         facts = domain_facts(status)
-        tags = tag_dict(client.list_tags(ARN=status["ARN"]).get("TagList"))
-        note = f"{facts['engine_version']}, fine-grained access control {'on' if facts['fgac'] else 'off'}"
-        return Observed({}, facts, owned=ctx.owns(tags), note=note)
+        tags = tag_dict(ctx.aws.client("opensearch").list_tags(ARN=status["ARN"]).get("TagList"))
+        return Observed({}, facts, owned=ctx.owns(tags), note=domain_note(facts))
 
     def create(self, ctx: Context, desired: dict[str, Any]) -> dict[str, Any]:
         config = ctx.config.opensearch

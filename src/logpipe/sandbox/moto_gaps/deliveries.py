@@ -9,12 +9,16 @@ can assert on them. A failing listener is logged and never fails the AWS call.
 from __future__ import annotations
 
 import contextvars
+import gzip
+import io
+import json
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -95,3 +99,21 @@ def origin(name: str) -> Iterator[None]:
         yield
     finally:
         _origin.reset(token)
+
+
+def cloudwatch_logs_payload(
+    account_id: str, log_group: str, log_stream: str, filter_name: str, log_events: list[dict[str, Any]]
+) -> bytes:
+    """What a subscription filter delivers: the gzipped JSON ``DATA_MESSAGE`` payload."""
+    data = {
+        "messageType": "DATA_MESSAGE",
+        "owner": account_id,
+        "logGroup": log_group,
+        "logStream": log_stream,
+        "subscriptionFilters": [filter_name],
+        "logEvents": log_events,
+    }
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="w") as fh:
+        fh.write(json.dumps(data, separators=(",", ":")).encode("utf-8"))
+    return buffer.getvalue()

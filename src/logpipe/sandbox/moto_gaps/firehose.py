@@ -16,10 +16,7 @@
 from __future__ import annotations
 
 import copy
-import gzip
 import inspect
-import io
-import json
 import logging
 import threading
 from typing import Any
@@ -276,23 +273,15 @@ def install() -> None:
     ) -> None:
         # moto wrote straight to destinations[0]["S3"] (KeyError for any other destination).
         # Deliver the same gzipped CloudWatch Logs payload through the stream instead.
-        data = {
-            "messageType": "DATA_MESSAGE",
-            "owner": self.account_id,
-            "logGroup": log_group_name,
-            "logStream": log_stream_name,
-            "subscriptionFilters": [filter_name],
-            "logEvents": log_events,
-        }
-        buffer = io.BytesIO()
-        with gzip.GzipFile(fileobj=buffer, mode="w") as fh:
-            fh.write(json.dumps(data, separators=(",", ":")).encode("utf-8"))
+        payload = deliveries.cloudwatch_logs_payload(
+            self.account_id, log_group_name, log_stream_name, filter_name, log_events
+        )
         stream = self.lookup_name_from_arn(delivery_stream_arn)
         if stream is None:
             return
         try:
             with deliveries.origin(f"logs:{log_group_name}/{filter_name}"):
-                self.put_record_batch(stream.delivery_stream_name, [{"Data": buffer.getvalue()}])
+                self.put_record_batch(stream.delivery_stream_name, [{"Data": payload}])
         except Exception:  # AWS never fails PutLogEvents because a subscriber fails
             log.exception("Firehose delivery of CloudWatch Logs events to %s failed", delivery_stream_arn)
 

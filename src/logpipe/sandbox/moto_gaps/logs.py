@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import base64
 import fnmatch
-import gzip
-import io
 import json
 from typing import Any
 
@@ -125,18 +123,10 @@ def install() -> None:
         log_stream_name: str,
         log_events: Any,
     ) -> None:
-        data = {
-            "messageType": "DATA_MESSAGE",
-            "owner": self.account_id,
-            "logGroup": log_group_name,
-            "logStream": log_stream_name,
-            "subscriptionFilters": [filter_name],
-            "logEvents": log_events,
-        }
-        buffer = io.BytesIO()
-        with gzip.GzipFile(fileobj=buffer, mode="w") as fh:
-            fh.write(json.dumps(data, separators=(",", ":")).encode("utf-8"))
-        event = {"awslogs": {"data": base64.b64encode(buffer.getvalue()).decode("ascii")}}
+        payload = deliveries.cloudwatch_logs_payload(
+            self.account_id, log_group_name, log_stream_name, filter_name, log_events
+        )
+        event = {"awslogs": {"data": base64.b64encode(payload).decode("ascii")}}
         deliveries.publish(
             deliveries.Delivery(
                 target_arn=function_arn,
