@@ -90,7 +90,9 @@ class Run:
         return out
 
     def declare(self, pipelines: list[Pipeline]) -> dict[str, list[Resource]]:
-        return {p.name: p.resources(self.ctx) for p in pipelines}
+        declared = {p.name: p.resources(self.ctx) for p in pipelines}
+        _sources_wait_for_templates(declared)
+        return declared
 
     def preflight(self, pipelines: list[Pipeline]) -> None:
         """Checks that need no resource reads: credentials and each pipeline's own rules, all at once."""
@@ -127,6 +129,22 @@ class Run:
         for pipeline in others:
             keys.update(r.key for r in graph.collect(pipeline.resources(self.ctx)))
         return keys
+
+
+def _sources_wait_for_templates(declared: dict[str, list[Resource]]) -> None:
+    """When the OpenSearch side is built in the same run, a log source is turned on only after
+    its pipeline's index template exists: documents that arrive first would fix the index's
+    mapping without it (the mis-typed FlowLog indices the lab had to purge)."""
+    from logpipe.opensearch.templates import TEMPLATE_NAMES
+
+    templates = {r.name: r for r in declared.get("opensearch", []) if r.kind == "opensearch-index-template"}
+    for pipeline, resources in declared.items():
+        template = templates.get(TEMPLATE_NAMES.get(pipeline, ""))
+        if template is None:
+            continue
+        for resource in resources:
+            if resource.starts_data_flow:
+                resource.add_dependency(template)
 
 
 def sandbox_seed(config: Config) -> dict[str, Any]:

@@ -68,6 +68,9 @@ class Resource:
 
     kind: ClassVar[str] = "resource"
     policy: Policy = "owned"
+    # True for the resource that turns a log source on (a subscription filter, a flow log, ...):
+    # once it exists, documents start to arrive, so it waits for its pipeline's index template.
+    starts_data_flow: ClassVar[bool] = False
 
     def __init__(self, name: str, *, depends_on: tuple[Resource, ...] = (), policy: Policy | None = None) -> None:
         self.name = name
@@ -83,6 +86,10 @@ class Resource:
 
     def __repr__(self) -> str:
         return f"<{self.key}>"
+
+    def add_dependency(self, other: Resource) -> None:
+        if other.key not in {r.key for r in self._explicit_deps}:
+            self._explicit_deps = (*self._explicit_deps, other)
 
     def dependencies(self) -> list[Resource]:
         """Explicit ``depends_on`` plus every resource a ``Ref`` in this declaration points at."""

@@ -105,6 +105,7 @@ class EventTarget(Resource):
     """One target of an EventBridge rule, invoked with ``role_arn`` (needed for Firehose)."""
 
     kind = "eventbridge-target"
+    starts_data_flow = True
 
     def __init__(self, rule: EventRule, target_id: str, *, arn: Ref | str, role_arn: Ref | str) -> None:
         super().__init__(f"{rule.name}/{target_id}")

@@ -25,6 +25,7 @@ class FlowLog(Resource):
     """Outputs: ``id``."""
 
     kind = "vpc-flow-log"
+    starts_data_flow = True
 
     def __init__(
         self,

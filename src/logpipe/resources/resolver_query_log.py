@@ -230,6 +230,7 @@ class ResolverQueryLogAssociation(Resource):
     """Query logging switched on for one VPC. Outputs: ``id``, ``vpc_id``."""
 
     kind = "resolver-query-log-association"
+    starts_data_flow = True
 
     def __init__(self, config: ResolverQueryLogConfig, *, vpc_id: Ref | str) -> None:
         super().__init__(config.name, depends_on=(config,))

@@ -24,6 +24,7 @@ def _permission_not_ready(exc: ClientError) -> bool:
 
 class SubscriptionFilter(Resource):
     kind = "subscription-filter"
+    starts_data_flow = True
 
     def __init__(
         self,

@@ -96,6 +96,7 @@ class WafLogging(Resource):
     """
 
     kind = "waf-logging"
+    starts_data_flow = True
 
     def __init__(self, web_acl: WebAclRef, *, stream: FirehoseStream) -> None:
         super().__init__(web_acl.name)
