@@ -31,6 +31,7 @@ import os
 import platform
 import sys
 import time
+import tracemalloc
 import warnings
 from collections.abc import Callable
 from datetime import datetime
@@ -145,6 +146,16 @@ def rates(
     return {name: n / took for name, took in best.items()}
 
 
+def peak_mib(handler: Any, event: dict[str, Any]) -> float:
+    """Peak Python memory allocated while one batch is transformed (the Lambda's working set)."""
+    tracemalloc.start()
+    try:
+        handler(event, None)
+        return tracemalloc.get_traced_memory()[1] / (1024 * 1024)
+    finally:
+        tracemalloc.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="CPU seconds per handler and transform")
@@ -163,7 +174,7 @@ def main() -> None:
     print(f"Python {platform.python_version()} on {platform.machine()}, {args.batch_mb:g} MB batches")
     header = (
         f"{'transform':<12} {'records':>8} {'out/in':>7} {'handler rec/s':>14} {'bare loop rec/s':>16}"
-        f" {'lab function rec/s':>19}"
+        f" {'lab function rec/s':>19} {'peak MiB/batch':>15}"
     )
     print(header)
     print("-" * len(header))
@@ -181,7 +192,11 @@ def main() -> None:
         measured = rates(candidates, event, args.seconds)
         ours, floor = measured["handler"], measured["bare"]
         lab_rate = f"{measured['lab']:,.0f}" if "lab" in measured else ""
-        print(f"{name:<12} {len(event['records']):>8} {ratio:>7.2f} {ours:>14,.0f} {floor:>16,.0f} {lab_rate:>19}")
+        peak = peak_mib(handler, event)
+        print(
+            f"{name:<12} {len(event['records']):>8} {ratio:>7.2f} {ours:>14,.0f} {floor:>16,.0f} {lab_rate:>19}"
+            f" {peak:>15.1f}"
+        )
 
 
 if __name__ == "__main__":
