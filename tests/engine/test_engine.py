@@ -224,3 +224,29 @@ def test_dependency_cycle_is_reported(engine: Engine, cloud: Cloud) -> None:
     a.parent = Ref(b, "id")
     with pytest.raises(CycleError):
         engine.plan({"demo": [a, b]})
+
+
+def test_a_read_that_breaks_is_an_error_not_a_missing_resource(engine: Engine, cloud: Cloud) -> None:
+    """A network fault while reading must never be taken for "absent", which would mean create."""
+    engine.apply(engine.plan(stack(cloud)))
+
+    class Unreachable(Thing):
+        def read(self, ctx: Context) -> Observed | None:
+            raise ConnectionError("endpoint unreachable")
+
+    broken = Unreachable(cloud, "bucket")
+    items = {i.resource.name: i for i in engine.plan({"demo": [broken]})}
+    assert items["bucket"].state == "error"
+    assert "endpoint unreachable" in items["bucket"].detail
+    with pytest.raises(PreflightError, match="thing bucket: cannot read: endpoint unreachable"):
+        engine.apply(list(items.values()))
+    assert [n for v, n in cloud.calls if v == "create"].count("bucket") == 1  # only the first up made it
+
+    teardown = {i.resource.name: i for i in engine.plan_teardown({"demo": [broken]})}
+    assert teardown["bucket"].action == "keep"
+
+
+def test_conflict_message_names_the_stack_prefix(engine: Engine, cloud: Cloud) -> None:
+    cloud.things["bucket"] = {"props": {"size": 1, "parent": None}, "tags": {}}
+    items = engine.plan({"demo": [Thing(cloud, "bucket")]})
+    assert "no logpipe:stack=demogo / managed-by=logpipe tags" in engine.problems(items)[0]

@@ -128,6 +128,8 @@ class Engine:
                 item.read_error = f"cannot read: {error_message(exc)}"
             except LogpipeError as exc:
                 item.read_error = str(exc)
+            except Exception as exc:  # unreadable must never look like "missing" (which means create)
+                item.read_error = f"cannot read: {_describe_error(exc)}"
             if item.observed is not None:
                 self.ctx.set_outputs(resource, item.observed.outputs, owned=item.observed.owned)
             # A failed read must not stop the others: every problem is reported at once.
@@ -166,8 +168,7 @@ class Engine:
         item.changes = resource.diff(observed, desired)
         item.action = "update" if item.changes else "noop"
 
-    @staticmethod
-    def problems(items: list[Item]) -> list[str]:
+    def problems(self, items: list[Item]) -> list[str]:
         """Everything that must stop ``up`` before its first write."""
         out = []
         for item in items:
@@ -180,7 +181,7 @@ class Engine:
                 )
             elif item.action == "conflict":
                 out.append(
-                    f"{where}: exists but was not created by logpipe (no logpipe:stack={{prefix}} / "
+                    f"{where}: exists but was not created by logpipe (no logpipe:stack={self.ctx.prefix} / "
                     "managed-by=logpipe tags); it is left untouched. Rename it, delete it, or pass --adopt"
                 )
         return out
