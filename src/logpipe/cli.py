@@ -39,6 +39,14 @@ def _command(func: Callable[..., int | None]) -> Callable[..., None]:
         except KeyboardInterrupt:
             printer.error("interrupted; run the same command again to finish", 1)
             code = 130
+        except Exception as exc:  # a bug or an unexpected AWS/botocore fault: a message, not a traceback
+            if options.verbose:
+                import traceback
+
+                traceback.print_exc(file=sys.stderr)
+            hint = "" if options.verbose else " (run with -v for the traceback)"
+            printer.error(f"unexpected error: {type(exc).__name__}: {exc}{hint}", 1)
+            code = 1
         sys.exit(code)
 
     wrapper = click.option("-v", "--verbose", "verbose_extra", count=True, help="Same as the global -v.")(wrapper)
