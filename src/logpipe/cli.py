@@ -39,6 +39,9 @@ def _command(func: Callable[..., int | None]) -> Callable[..., None]:
         except KeyboardInterrupt:
             printer.error("interrupted; run the same command again to finish", 1)
             code = 130
+        except click.exceptions.Abort:
+            printer.error("cancelled", 1)
+            code = 1
         except Exception as exc:  # a bug or an unexpected AWS/botocore fault: a message, not a traceback
             if options.verbose:
                 import traceback
