@@ -27,8 +27,10 @@ def create_sample_findings(ctx: Context, finding_types: list[str]) -> dict[str, 
         )
     types = list(dict.fromkeys(finding_types))
     try:
-        # An empty FindingTypes list asks GuardDuty for one sample of every type.
-        ctx.aws.client("guardduty").create_sample_findings(DetectorId=detector_id, FindingTypes=types)
+        # Without FindingTypes (AWS: "If 'NULL' is specified for findingTypes") GuardDuty makes one
+        # sample of every supported type; an explicit empty list is not what the API documents.
+        args: dict[str, Any] = {"FindingTypes": types} if types else {}
+        ctx.aws.client("guardduty").create_sample_findings(DetectorId=detector_id, **args)
     except ClientError as exc:
         if error_code(exc) == "BadRequestException" and types:
             raise UsageError(

@@ -223,3 +223,46 @@ def test_policy_command_previews_the_merged_document_without_a_change(
     ]
     assert preview["changes"] is True
     assert policy_of()["Statement"] == [SOMEONE_ELSE]
+
+
+def test_a_new_policy_is_waited_for_until_the_domain_reports_it_active() -> None:
+    """AWS applies a policy change over a minute or so; data-plane work must not start before."""
+    from logpipe.resources.opensearch_access_policy import OpenSearchAccessPolicy
+    from logpipe.resources.opensearch_domain import OpenSearchDomainRef
+
+    class Domain:
+        states = ["Processing", "Processing", "Active"]
+        calls: list[str] = []
+
+        def describe_domain_config(self, DomainName: str) -> dict[str, Any]:
+            self.calls.append("describe")
+            state = self.states.pop(0) if self.states else "Active"
+            policy_doc = '{"Version": "2012-10-17", "Statement": []}'
+            return {"DomainConfig": {"AccessPolicies": {"Options": policy_doc, "Status": {"State": state}}}}
+
+        def describe_domain(self, DomainName: str) -> dict[str, Any]:
+            self.calls.append("read")
+            return {"DomainStatus": {"AccessPolicies": '{"Version": "2012-10-17", "Statement": []}'}}
+
+        def update_domain_config(self, DomainName: str, AccessPolicies: str) -> None:
+            self.calls.append("update")
+
+    class Ctx:
+        def __init__(self) -> None:
+            self.domain = Domain()
+            self.messages: list[str] = []
+            self.aws = self
+
+        def client(self, service: str) -> Domain:
+            return self.domain
+
+        def progress(self, message: str) -> None:
+            self.messages.append(message)
+
+    slept: list[float] = []
+    resource = OpenSearchAccessPolicy(OpenSearchDomainRef("demogo-opensearch"), sleep=slept.append)
+    ctx = Ctx()
+    resource._write(ctx, [])
+    assert ctx.domain.calls == ["read", "update", "describe", "describe", "describe"]
+    assert slept == [10.0, 10.0]
+    assert any("waiting for the access policy" in m for m in ctx.messages)

@@ -45,3 +45,11 @@ def test_a_delivery_channel_needs_an_existing_bucket(moto: None) -> None:
     client("s3").create_bucket(Bucket="config-bucket-here", CreateBucketConfiguration={"LocationConstraint": REGION})
     config.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": "config-bucket-here"})
     assert config.describe_delivery_channels()["DeliveryChannels"][0]["s3BucketName"] == "config-bucket-here"
+
+
+def test_an_unknown_rule_name_is_an_error_even_when_the_region_has_no_rule(moto: None) -> None:
+    config = client("config")
+    assert config.describe_config_rules()["ConfigRules"] == []
+    with pytest.raises(ClientError) as refused:
+        config.describe_config_rules(ConfigRuleNames=["nothing-here"])
+    assert refused.value.response["Error"]["Code"] == "NoSuchConfigRuleException"

@@ -161,3 +161,32 @@ def test_a_config_rule_already_evaluating_the_same_check_is_used_as_it_is(lab: d
     assert remaining == ["cloudtrail-enabled"]
     rule = config.describe_config_rules(ConfigRuleNames=["cloudtrail-enabled"])["ConfigRules"][0]
     assert json.dumps(rule["Source"]) == json.dumps({"Owner": "AWS", "SourceIdentifier": "CLOUD_TRAIL_ENABLED"})
+
+
+def test_a_service_linked_rule_for_the_same_check_is_not_used_instead_of_logpipes(lab: dict, make_run: Any) -> None:
+    # Security Hub's controls run on service-linked rules (securityhub-<rule>-<id>, CreatedBy set):
+    # the service owns them and makes them even when other instances exist, so they stand in for
+    # nothing logpipe declares.
+    from moto.config.models import config_backends
+
+    from tests.conftest import ACCOUNT, REGION
+
+    turn_services_on_by_hand()
+    config = client("config")
+    linked = "securityhub-cloud-trail-enabled-a1b2c3"
+    config.put_config_rule(
+        ConfigRule={"ConfigRuleName": linked, "Source": {"Owner": "AWS", "SourceIdentifier": "CLOUD_TRAIL_ENABLED"}}
+    )
+    # moto refuses CreatedBy on PutConfigRule (as AWS does): set it as the service would.
+    config_backends[ACCOUNT][REGION].config_rules[linked].created_by = "securityhub.amazonaws.com"
+    assert config.describe_config_rules(ConfigRuleNames=[linked])["ConfigRules"][0]["CreatedBy"]
+
+    items = up(make_run())
+    ours = items["config-rule:demogo-cloud-trail-enabled"]
+    assert ours.result == "created"
+    names = {r["ConfigRuleName"] for r in config.describe_config_rules()["ConfigRules"]}
+    assert {"demogo-cloud-trail-enabled", linked} <= names
+
+    teardown(make_run())
+    names = {r["ConfigRuleName"] for r in config.describe_config_rules()["ConfigRules"]}
+    assert linked in names and "demogo-cloud-trail-enabled" not in names

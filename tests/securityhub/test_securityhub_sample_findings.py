@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+from botocore.client import BaseClient
 from click.testing import CliRunner
 
 from logpipe.cli import main
@@ -57,9 +59,22 @@ def test_named_types_are_requested_and_printed_as_json(moto: None, write_config:
     assert finding_types(detector_id) == sorted([PORT_PROBE, SSH_BRUTE_FORCE])
 
 
-def test_without_types_every_type_is_requested(moto: None, write_config: Callable[..., Path]) -> None:
+def test_without_types_every_type_is_requested(
+    moto: None, write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     detector_id = client("guardduty").create_detector(Enable=True)["DetectorId"]
+    sent: list[dict[str, Any]] = []
+    make_api_call = BaseClient._make_api_call
+
+    def record(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "CreateSampleFindings":
+            sent.append(dict(params))
+        return make_api_call(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", record)
     result = invoke(write_config(), "securityhub", "sample-findings")
+    # AWS documents "all types" for a request without findingTypes (NULL), not for an empty list.
+    assert sent == [{"DetectorId": detector_id}]
     assert result.exit_code == 0, result.output
     assert "all" in result.stdout and detector_id in result.stdout
     assert PORT_PROBE in finding_types(detector_id)

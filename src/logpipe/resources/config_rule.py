@@ -3,7 +3,8 @@
 ``shared``: a rule logpipe did not create is used as it is and never deleted. That covers
 a rule under logpipe's name without its tags, and also a rule of any name that already
 evaluates the same managed rule (``SourceIdentifier``): a second copy would only double
-the evaluations (and their cost) and the findings.
+the evaluations (and their cost) and the findings. Service-linked rules (``CreatedBy`` set,
+such as Security Hub's rules for its controls) do not count: their service owns them.
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ class ConfigRule(Resource):
     def _same_rule_elsewhere(self, config: Any) -> Observed | None:
         for page in config.get_paginator("describe_config_rules").paginate():
             for rule in page.get("ConfigRules", []):
+                if rule.get("CreatedBy"):
+                    # A service-linked rule (CreatedBy names the service, e.g. Security Hub's
+                    # securityhub-<rule>-<id> for its controls) is "enabled and controlled by" that
+                    # service, which makes it "even if other instances of the same rules already
+                    # exist" and removes it with the control: not a rule logpipe can rely on.
+                    continue
                 source = rule.get("Source") or {}
                 if source.get("Owner") == "AWS" and source.get("SourceIdentifier") == self.identifier:
                     return Observed(

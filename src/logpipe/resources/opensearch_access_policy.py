@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -10,7 +12,7 @@ from logpipe.engine.context import Context
 from logpipe.engine.model import UNKNOWN, Observed, Ref, Resource
 from logpipe.errors import UsageError
 from logpipe.opensearch import access_policy as policy
-from logpipe.resources.common import is_not_found
+from logpipe.resources.common import is_not_found, wait_for
 
 OPEN_WARNING = (
     "warning: opensearch.access_policy is 'open' (the lab's setting): anyone on the internet can reach "
@@ -26,10 +28,11 @@ class OpenSearchAccessPolicy(Resource):
 
     kind = "opensearch-access-policy"
 
-    def __init__(self, domain: Resource) -> None:
+    def __init__(self, domain: Resource, *, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(domain.name, depends_on=(domain,))
         self.domain_name = domain.name
         self.fgac = Ref(domain, "fgac")
+        self._sleep = sleep
 
     def describe(self) -> str:
         return f"access policy of OpenSearch domain {self.domain_name}"
@@ -90,8 +93,19 @@ class OpenSearchAccessPolicy(Resource):
     def _write(self, ctx: Context, wanted: list[dict[str, Any]]) -> None:
         # Read again right before writing, so a statement someone added since the plan is kept.
         doc = self.current_policy(ctx) or policy.parse(None)
-        ctx.aws.client("opensearch").update_domain_config(
+        client = ctx.aws.client("opensearch")
+        client.update_domain_config(
             DomainName=self.domain_name, AccessPolicies=policy.render(policy.merged(doc, wanted))
+        )
+        # The domain applies a new policy over a minute or so; calls made before it is Active are
+        # still judged by the old one (a 403 at the edge), so the data-plane work waits for it.
+        ctx.progress(f"waiting for the access policy of {self.domain_name} to apply ...")
+        wait_for(
+            lambda: _policy_state(client, self.domain_name) == "Active",
+            what=f"the access policy of {self.domain_name} to become Active",
+            timeout=POLICY_APPLY_TIMEOUT_SECONDS,
+            interval=10.0,
+            sleep=self._sleep,
         )
 
     def create(self, ctx: Context, desired: dict[str, Any]) -> dict[str, Any]:
@@ -104,3 +118,11 @@ class OpenSearchAccessPolicy(Resource):
 
     def delete(self, ctx: Context, observed: Observed) -> None:
         self._write(ctx, [])
+
+
+POLICY_APPLY_TIMEOUT_SECONDS = 900.0
+
+
+def _policy_state(client: Any, domain: str) -> str:
+    status = client.describe_domain_config(DomainName=domain)["DomainConfig"]["AccessPolicies"].get("Status", {})
+    return status.get("State", "Active")

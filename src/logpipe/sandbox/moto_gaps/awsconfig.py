@@ -8,12 +8,15 @@
   ``NoAvailableConfigurationRecorderException``.
 - ``PutDeliveryChannel`` accepted a bucket that does not exist; AWS answers
   ``NoSuchBucketException``.
+- ``DescribeConfigRules`` with ``ConfigRuleNames`` answered an empty list when the region had
+  no rule at all; AWS answers ``NoSuchConfigRuleException`` for a name it does not know.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from moto.config.exceptions import NoSuchConfigRuleException
 from moto.config.models import ConfigBackend
 from moto.core.exceptions import JsonRESTError
 from moto.iam import models as iam_models
@@ -69,5 +72,14 @@ def install() -> None:
             raise _NoSuchBucket(bucket)
         orig_put_channel(self, delivery_channel)
 
+    orig_describe_rules = ConfigBackend.describe_config_rules
+
+    def describe_config_rules(self: ConfigBackend, config_rule_names: list[str] | None, next_token: str | None) -> Any:
+        for name in config_rule_names or []:
+            if name not in self.config_rules:
+                raise NoSuchConfigRuleException(name)
+        return orig_describe_rules(self, config_rule_names, next_token)
+
     patch(ConfigBackend, "put_config_rule", put_config_rule)
+    patch(ConfigBackend, "describe_config_rules", describe_config_rules)
     patch(ConfigBackend, "put_delivery_channel", put_delivery_channel)

@@ -2,9 +2,9 @@
 
 - CreateSampleFindings, ListFindings, GetFindings and ListTagsForResource/TagResource/
   UntagResource have no routes in moto 5.2.5 (boto3 gets "404 Not yet implemented").
-  Added: sample findings of the requested types (every type when ``FindingTypes`` is empty,
-  as AWS does), a minimal but schema-valid finding, simple ``FindingCriteria``, paging,
-  and detector tags.
+  Added: sample findings of the requested types (every type when ``FindingTypes`` is absent,
+  as AWS documents; an empty list is treated the same), a minimal but schema-valid finding,
+  simple ``FindingCriteria``, paging, and detector tags.
 - UpdateDetector does not move ``UpdatedAt``.
 
 Sample findings are marked as AWS marks them: ``Service.AdditionalInfo`` is
