@@ -162,3 +162,18 @@ def test_new_stream_name_moves_query_logging_to_the_new_stream(lab: dict[str, An
     again = make_run(renamed)
     up(again, ("dns",))
     assert again.counter.summary()["write"] == 0, again.counter.writes
+
+
+def test_stream_carries_the_log_delivery_tag_and_gets_it_back(lab: dict[str, Any], make_run: Any) -> None:
+    # Resolver delivers through AWSServiceRoleForLogDelivery, whose policy allows PutRecord only
+    # into streams tagged LogDeliveryEnabled=true; a stream without it silently gets nothing.
+    up(make_run(), ("dns",))
+    assert stream_tags(STREAM)["LogDeliveryEnabled"] == "true"
+
+    client("firehose").untag_delivery_stream(DeliveryStreamName=STREAM, TagKeys=["LogDeliveryEnabled"])
+    item = plan(make_run(), ("dns",))[f"firehose-stream:{STREAM}"]
+    assert set(item.changes) == {"tags"}
+    run = make_run()
+    up(run, ("dns",))
+    assert stream_tags(STREAM)["LogDeliveryEnabled"] == "true"
+    assert run.counter.writes == ["firehose:TagDeliveryStream"]

@@ -18,6 +18,7 @@ from tests.firehose.support import (
     opensearch_destination,
     plan,
     stream_arn,
+    stream_tags,
     up,
 )
 
@@ -121,3 +122,16 @@ def test_a_hand_made_flow_log_to_logpipes_stream_stops_up(lab: dict[str, Any], m
         run.engine.apply(list(items.values()))
     assert run.counter.summary()["write"] == 0
     assert len(flow_logs(lab["vpc_id"])) == 1
+
+
+def test_flowlog_stream_carries_the_log_delivery_tag(lab: dict[str, Any], make_run: Any) -> None:
+    # Flow logs reach Firehose through AWSServiceRoleForLogDelivery: PutRecord only into streams
+    # tagged LogDeliveryEnabled=true.
+    up(make_run(), ("flowlog",))
+    assert stream_tags(STREAM)["LogDeliveryEnabled"] == "true"
+
+
+def test_waf_stream_has_no_log_delivery_tag(lab: dict[str, Any], make_run: Any) -> None:
+    # WAF writes with its own service-linked role (streams named aws-waf-logs-*), no tag needed.
+    up(make_run(), ("waf",))
+    assert "LogDeliveryEnabled" not in stream_tags(STREAMS["waf"])

@@ -152,3 +152,31 @@ def test_teardown_removes_logpipes_logging_configuration_even_if_the_stream_is_a
     assert items[f"firehose-stream:{STREAM}"].action == "absent"
     # The web ACL itself is never touched.
     assert web_acl_arn() == acl
+
+
+def test_put_logging_retries_while_wafs_service_linked_role_is_locked(monkeypatch: pytest.MonkeyPatch) -> None:
+    # AWS: a previous PutLoggingConfiguration locks WAF's service-linked role for about 20 s and
+    # answers WAFServiceLinkedRoleErrorException ("Please try your request again").
+    from types import SimpleNamespace
+
+    from botocore.exceptions import ClientError
+
+    from logpipe.resources import waf_logging
+
+    sleeps: list[float] = []
+    monkeypatch.setattr(waf_logging.time, "sleep", sleeps.append)
+    calls: list[dict[str, Any]] = []
+
+    def put_logging_configuration(**kwargs: Any) -> dict[str, Any]:
+        calls.append(kwargs)
+        if len(calls) < 3:
+            error = {"Error": {"Code": "WAFServiceLinkedRoleErrorException", "Message": "role locked"}}
+            raise ClientError(error, "PutLoggingConfiguration")
+        return {"LoggingConfiguration": kwargs["LoggingConfiguration"]}
+
+    wafv2 = SimpleNamespace(put_logging_configuration=put_logging_configuration)
+    ctx = SimpleNamespace(aws=SimpleNamespace(client=lambda name: wafv2))
+    logging = object.__new__(waf_logging.WafLogging)
+    logging.web_acl = waf_logging.WebAclRef(WEB_ACL)
+    logging._put(ctx, {"ResourceArn": "arn", "LogDestinationConfigs": [stream_arn(STREAM)]})  # type: ignore[arg-type]
+    assert len(calls) == 3 and len(sleeps) == 2

@@ -273,3 +273,78 @@ def test_lambda_permission_with_a_changed_source_is_replaced(lab: dict, make_run
     assert [s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in statements] == [
         f"arn:aws:logs:{REGION}:123456789012:log-group:/logpipe/other:*"
     ]
+
+
+def test_log_group_tags_use_the_resource_tagging_api(lab: dict, make_run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ListTagsLogGroup / TagLogGroup are deprecated: ListTagsForResource / TagResource take the
+    # group's ARN without ":*".
+    from moto.logs.responses import LogsResponse
+
+    def deprecated(self: Any) -> str:
+        raise AssertionError("deprecated CloudWatch Logs tagging API called")
+
+    monkeypatch.setattr(LogsResponse, "list_tags_log_group", deprecated)
+    monkeypatch.setattr(LogsResponse, "tag_log_group", deprecated)
+    logs = boto3.client("logs", region_name=REGION)
+    converge(make_run(), [LogGroup("/logpipe/tagged", retention_days=30)])
+    arn = f"arn:aws:logs:{REGION}:123456789012:log-group:/logpipe/tagged"
+    assert logs.list_tags_for_resource(resourceArn=arn)["tags"] == {"logpipe:stack": "demogo", "managed-by": "logpipe"}
+    item = converge(make_run(), [LogGroup("/logpipe/tagged", retention_days=30)])["log-group:/logpipe/tagged"]
+    assert item.action == "noop"
+
+
+def test_lambda_owner_tags_are_read_with_list_tags_when_get_function_omits_them(
+    lab: dict, make_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GetFunction returns Tags only to callers explicitly allowed lambda:ListTags; otherwise the
+    # function must not look "not logpipe's".
+    converge(make_run(), function_stack())
+    import moto.awslambda.responses as responses
+
+    real_get = responses.LambdaResponse.get_function
+
+    def get_function(self: Any) -> str:
+        data = json.loads(real_get(self))
+        data.pop("Tags", None)
+        data["TagsError"] = {"ErrorCode": "AccessDeniedException", "Message": "no lambda:ListTags"}
+        return json.dumps(data)
+
+    monkeypatch.setattr(responses.LambdaResponse, "get_function", get_function)
+    again = make_run()
+    items = converge(again, function_stack())
+    assert items["lambda-function:demogo-test-fn"].action == "noop"
+    assert writes(again) == 0
+
+
+def test_new_lambda_function_waits_until_active(lab: dict, make_run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # After CreateFunction the function is Pending; AWS documents function_active_v2 for that wait.
+    import botocore.client
+
+    used: list[str] = []
+    real = botocore.client.BaseClient.get_waiter
+
+    def get_waiter(self: Any, name: str) -> Any:
+        used.append(name)
+        return real(self, name)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "get_waiter", get_waiter)
+    converge(make_run(), function_stack())
+    assert used == ["function_active_v2"]
+
+
+@pytest.mark.parametrize(("constraint", "region"), [(None, "us-east-1"), ("EU", "eu-west-1")])
+def test_bucket_region_from_get_bucket_location(
+    lab: dict, make_run: Any, monkeypatch: pytest.MonkeyPatch, constraint: str | None, region: str
+) -> None:
+    # GetBucketLocation answers null for us-east-1 and the legacy "EU" for eu-west-1.
+    from moto.s3.models import S3Backend
+
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket="demogo-elsewhere", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    monkeypatch.setattr(S3Backend, "get_bucket_location", lambda self, name: constraint)
+    run = make_run()
+    observed = S3Bucket("demogo-elsewhere", policy="shared").read(run.engine.ctx)
+    assert observed is not None
+    assert observed.outputs["region"] == region
+    assert observed.note == f"in region {region}"

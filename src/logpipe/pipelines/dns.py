@@ -23,7 +23,7 @@ class DnsPipeline(Pipeline):
     def resources(self, ctx: Context) -> list[Resource]:
         settings = ctx.config.pipelines.dns
         parts = firehose_to_opensearch(
-            ctx, stream_name=stream_name(ctx), index=settings.index, settings=settings.firehose
+            ctx, stream_name=stream_name(ctx), index=settings.index, settings=settings.firehose, vended_logs=True
         )
         vpc = VpcRef(settings.vpc)
         # The stream's ARN follows from its name, so a plan shows the real destination even

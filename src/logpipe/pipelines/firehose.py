@@ -15,7 +15,12 @@ from logpipe.config import FirehoseSettings
 from logpipe.engine.context import Context
 from logpipe.engine.model import Ref, Resource
 from logpipe.pipelines import shared
-from logpipe.resources.firehose_stream import BACKUP_LOG_STREAM, DESTINATION_LOG_STREAM, FirehoseStream
+from logpipe.resources.firehose_stream import (
+    BACKUP_LOG_STREAM,
+    DESTINATION_LOG_STREAM,
+    LOG_DELIVERY_TAG,
+    FirehoseStream,
+)
 from logpipe.resources.iam_role import IamRole, allow, policy_document, service_trust
 from logpipe.resources.lambda_function import LambdaFunction
 from logpipe.resources.log_group import LogGroup
@@ -60,8 +65,13 @@ def firehose_to_opensearch(
     index: str,
     settings: FirehoseSettings,
     transform: LambdaFunction | None = None,
+    vended_logs: bool = False,
 ) -> FirehoseParts:
-    """Declare a Direct PUT stream into the domain's ``index`` and everything it needs."""
+    """Declare a Direct PUT stream into the domain's ``index`` and everything it needs.
+
+    ``vended_logs``: AWS itself delivers into the stream through its log-delivery service-linked
+    role (VPC flow logs, Resolver query logs), which needs the tag ``LogDeliveryEnabled=true``.
+    """
     domain_ref = shared.domain(ctx)
     bucket = shared.backup_bucket(ctx)
     prefix = backup_prefix(stream_name)
@@ -101,6 +111,7 @@ def firehose_to_opensearch(
         backup_prefix=prefix,
         log_group=log_group.name if log_group is not None else None,
         processor_arn=Ref(transform, "arn") if transform is not None else None,
+        extra_tags=LOG_DELIVERY_TAG if vended_logs else None,
         depends_on=log_streams,
     )
     resources += [role, stream]

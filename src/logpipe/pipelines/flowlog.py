@@ -43,7 +43,12 @@ class FlowLogPipeline(Pipeline):
             description="logpipe: VPC flow log line to a typed JSON document for OpenSearch",
         )
         parts = firehose_to_opensearch(
-            ctx, stream_name=stream_name(ctx), index=settings.index, settings=settings.firehose, transform=function
+            ctx,
+            stream_name=stream_name(ctx),
+            index=settings.index,
+            settings=settings.firehose,
+            transform=function,
+            vended_logs=True,
         )
         vpc = VpcRef(settings.vpc)
         flow_log = FlowLog(

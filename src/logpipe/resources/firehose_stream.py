@@ -29,6 +29,12 @@ BACKUP_LOG_STREAM = "BackupDelivery"
 # Properties UpdateDestination cannot change: a difference there replaces the stream.
 REPLACE_ON = ("source", "destination", "s3_backup_mode")
 
+# Logs AWS delivers itself ("vended logs": VPC flow logs, Route 53 Resolver query logs) reach a
+# stream through the service-linked role AWSServiceRoleForLogDelivery, which may put records
+# only into streams tagged so. AWS tags the stream when the log source is set up, but a
+# re-created stream would lack it (and deliveries would silently fail): logpipe sets it too.
+LOG_DELIVERY_TAG = {"LogDeliveryEnabled": "true"}
+
 _DESCRIPTION_KEY = "AmazonopensearchserviceDestinationDescription"
 _WAIT_SECONDS = 600.0
 
@@ -107,9 +113,11 @@ class FirehoseStream(Resource):
         backup_prefix: str,
         log_group: str | None = None,
         processor_arn: Ref | str | None = None,
+        extra_tags: dict[str, str] | None = None,
         depends_on: tuple[Resource, ...] = (),
     ) -> None:
         super().__init__(name, depends_on=depends_on)
+        self.extra_tags = dict(extra_tags or {})
         self.role_arn = role_arn
         self.domain_arn = domain_arn
         self.index = index
@@ -146,8 +154,11 @@ class FirehoseStream(Resource):
             "processor_arn": ctx.resolve(self.processor_arn),
             "logging": _logging(logging_on, self.log_group, DESTINATION_LOG_STREAM),
             "backup_logging": _logging(logging_on, self.log_group, BACKUP_LOG_STREAM),
-            "tags": ctx.tags,
+            "tags": self._desired_tags(ctx),
         }
+
+    def _desired_tags(self, ctx: Context) -> dict[str, str]:
+        return {**self.extra_tags, **ctx.tags}
 
     def read(self, ctx: Context) -> Observed | None:
         client = ctx.aws.client("firehose")
@@ -181,7 +192,7 @@ class FirehoseStream(Resource):
                 "processor_arn": _processor_arn(config.get("ProcessingConfiguration")),
                 "logging": _logging_view(config.get("CloudWatchLoggingOptions")),
                 "backup_logging": _logging_view(backup.get("CloudWatchLoggingOptions")),
-                "tags": desired_tags_view(tags, ctx.tags),
+                "tags": desired_tags_view(tags, self._desired_tags(ctx)),
             },
             self._outputs(found),
             owned=ctx.owns(tags),

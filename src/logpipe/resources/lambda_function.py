@@ -64,7 +64,12 @@ class LambdaFunction(Resource):
                 return None
             raise
         conf = found["Configuration"]
-        tags = found.get("Tags") or {}
+        if "Tags" in found:
+            tags = found["Tags"] or {}
+        else:
+            # GetFunction returns Tags only to callers explicitly allowed lambda:ListTags (else it
+            # omits them, with TagsError): ask ListTags, which fails loudly rather than "not owned".
+            tags = ctx.aws.client("lambda").list_tags(Resource=conf["FunctionArn"]).get("Tags") or {}
         return Observed(
             {
                 "code_sha256": conf.get("CodeSha256"),
@@ -99,7 +104,9 @@ class LambdaFunction(Resource):
             ),
             _role_not_ready,
         )
-        self._wait(ctx)
+        # A new function is Pending until Lambda has set it up: wait for State Active
+        # (function_updated_v2 watches LastUpdateStatus, which is about updates).
+        self._wait(ctx, "function_active_v2")
         return {"arn": created["FunctionArn"], "name": self.name}
 
     def update(self, ctx: Context, observed: Observed, desired: dict[str, Any], changes: dict) -> None:
@@ -133,7 +140,7 @@ class LambdaFunction(Resource):
             if not is_not_found(exc):
                 raise
 
-    def _wait(self, ctx: Context) -> None:
+    def _wait(self, ctx: Context, waiter_name: str = "function_updated_v2") -> None:
         """Lambda rejects a second change while the first is in progress; wait for it to settle."""
-        waiter = ctx.aws.client("lambda").get_waiter("function_updated_v2")
+        waiter = ctx.aws.client("lambda").get_waiter(waiter_name)
         waiter.wait(FunctionName=self.name, WaiterConfig={"Delay": 2, "MaxAttempts": 90})

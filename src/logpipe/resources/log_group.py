@@ -30,7 +30,9 @@ class LogGroup(Resource):
         group = next((g for g in groups if g["logGroupName"] == self.name), None)
         if group is None:
             return None
-        tags = logs.list_tags_log_group(logGroupName=self.name).get("tags", {})
+        # ListTagsLogGroup/TagLogGroup are deprecated; ListTagsForResource/TagResource take the
+        # group's ARN without the trailing ":*" (describe_log_groups' logGroupArn).
+        tags = logs.list_tags_for_resource(resourceArn=self._tag_arn(ctx, group)).get("tags", {})
         return Observed(
             {"retention_days": group.get("retentionInDays"), "tags": desired_tags_view(tags, ctx.tags)},
             {"name": self.name, "arn": self.arn(ctx)},
@@ -48,8 +50,11 @@ class LogGroup(Resource):
         if "retention_days" in changes:
             logs.put_retention_policy(logGroupName=self.name, retentionInDays=desired["retention_days"])
         if "tags" in changes:
-            logs.tag_log_group(logGroupName=self.name, tags=desired["tags"])
+            logs.tag_resource(resourceArn=self.arn(ctx), tags=desired["tags"])
         return None
+
+    def _tag_arn(self, ctx: Context, group: dict[str, Any]) -> str:
+        return group.get("logGroupArn") or self.arn(ctx)
 
     def delete(self, ctx: Context, observed: Observed) -> None:
         try:

@@ -12,6 +12,8 @@ from logpipe.engine.model import Observed, Policy, Resource
 from logpipe.errors import LogpipeError
 from logpipe.resources.common import desired_tags_view, is_not_found, json_doc, tag_dict, tag_list
 
+_LEGACY_LOCATIONS = {"EU": "eu-west-1"}
+
 _BLOCK_ALL = {
     "BlockPublicAcls": True,
     "IgnorePublicAcls": True,
@@ -50,7 +52,9 @@ class S3Bucket(Resource):
     def read(self, ctx: Context) -> Observed | None:
         s3 = ctx.aws.client("s3")
         try:
+            # GetBucketLocation: null for us-east-1, and the legacy "EU" for eu-west-1.
             location = s3.get_bucket_location(Bucket=self.name).get("LocationConstraint") or "us-east-1"
+            location = _LEGACY_LOCATIONS.get(location, location)
         except ClientError as exc:
             if is_not_found(exc):
                 return None

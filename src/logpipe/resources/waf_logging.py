@@ -7,6 +7,7 @@ Firehose stream: ``up`` refuses (as a conflict) to replace one that sends elsewh
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -15,12 +16,18 @@ from logpipe.aws import error_code
 from logpipe.engine.context import Context
 from logpipe.engine.model import UNKNOWN, Observed, Ref, Resource
 from logpipe.errors import LogpipeError
-from logpipe.resources.common import is_not_found
+from logpipe.resources.common import is_not_found, retry_while
 from logpipe.resources.firehose_stream import FirehoseStream
 
 _NOT_FOUND = ("WAFNonexistentItemException",)
 # A logging configuration keeps these when logpipe takes it over (--adopt): they are the owner's choices.
 _KEPT_ON_ADOPT = ("RedactedFields", "LoggingFilter")
+
+
+def _service_linked_role_busy(exc: ClientError) -> bool:
+    # WAF creates/uses its service-linked role (AWSServiceRoleForWAFV2Logging) on each put; a
+    # previous PutLoggingConfiguration locks it for about 20 seconds. AWS says: try again.
+    return error_code(exc) == "WAFServiceLinkedRoleErrorException"
 
 
 def parse_web_acl_arn(arn: str) -> dict[str, str] | None:
@@ -183,7 +190,14 @@ class WafLogging(Resource):
 
     def _put(self, ctx: Context, config: dict[str, Any]) -> None:
         try:
-            ctx.aws.client("wafv2").put_logging_configuration(LoggingConfiguration=config)
+            client = ctx.aws.client("wafv2")
+            retry_while(
+                lambda: client.put_logging_configuration(LoggingConfiguration=config),
+                _service_linked_role_busy,
+                timeout=90.0,
+                first_delay=5.0,
+                sleep=lambda seconds: time.sleep(seconds),
+            )
         except ClientError as exc:
             if error_code(exc) == "WAFInvalidParameterException":
                 raise LogpipeError(
