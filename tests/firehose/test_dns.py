@@ -79,7 +79,8 @@ def test_firehose_role_is_scoped_to_its_domain_bucket_prefix_and_log_streams(
 
     trust = role_trust(ROLE)["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "firehose.amazonaws.com"}]
-    assert trust[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    # Firehose's documented trust: the account id as external id.
+    assert trust[0]["Condition"] == {"StringEquals": {"sts:ExternalId": ACCOUNT}}
     policy = role_policy(ROLE)
     assert sorted(statement_for(policy, "es:ESHttpPost")) == [DOMAIN_ARN, f"{DOMAIN_ARN}/*"]
     assert sorted(statement_for(policy, "es:DescribeDomainConfig")) == [DOMAIN_ARN, f"{DOMAIN_ARN}/*"]

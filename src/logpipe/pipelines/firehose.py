@@ -97,7 +97,7 @@ def firehose_to_opensearch(
         resources.append(transform)
     role = IamRole(
         firehose_role_name(stream_name),
-        trust=service_trust("firehose.amazonaws.com", source_account=ctx.account_id),
+        trust=service_trust("firehose.amazonaws.com", external_id=ctx.account_id),
         inline_policy=policy_document(*statements),
         description=f"logpipe: Firehose stream {stream_name} delivering to OpenSearch",
     )

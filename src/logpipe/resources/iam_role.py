@@ -14,8 +14,14 @@ from logpipe.resources.common import desired_tags_view, is_not_found, json_doc, 
 INLINE_POLICY_NAME = "logpipe"
 
 
-def service_trust(service: str, *, source_account: str | None = None) -> dict[str, Any]:
-    """Trust policy letting one AWS service assume the role (optionally only for this account)."""
+def service_trust(
+    service: str, *, source_account: str | None = None, external_id: str | None = None
+) -> dict[str, Any]:
+    """Trust policy letting one AWS service assume the role, optionally only for this account.
+
+    Services differ in how they prove the account: most set ``aws:SourceAccount``; Firehose
+    documents ``sts:ExternalId`` = the account id instead, so its roles use ``external_id``.
+    """
     statement: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"Service": service},
@@ -23,6 +29,8 @@ def service_trust(service: str, *, source_account: str | None = None) -> dict[st
     }
     if source_account:
         statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    if external_id:
+        statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
     return {"Version": "2012-10-17", "Statement": [statement]}
 
 
