@@ -88,6 +88,14 @@ def test_logpipe_writer_mode_creates_a_scoped_role_and_takes_lab_entries_out_of_
         ["cwl-*", "dns-log-*", "waf-log-*", "vpc-flowlog-*", "aws-securityhub-findings-logs*"]
     )
     assert "*" not in permission["allowed_actions"] and "indices_all" not in permission["allowed_actions"]
+    # Write, create and map its own indices, plus the read-only checks Firehose makes; no delete.
+    assert set(permission["allowed_actions"]) == {
+        "crud",
+        "indices:admin/create",
+        "indices:admin/mapping/put",
+        "indices:admin/mappings/get",
+        "indices_monitor",
+    }
     writers = mapping(standin, security.WRITER_ROLE)
     assert writers is not None and {DNS_WRITER, CLOUDTRAIL_WRITER} <= set(writers["backend_roles"])
     all_access = mapping(standin, "all_access")

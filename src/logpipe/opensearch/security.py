@@ -29,7 +29,15 @@ MAPPING_ROLES = (WRITER_ROLE, ALL_ACCESS)
 # Firehose policy lists: _cluster/stats, _nodes/stats, ...), which cluster_monitor covers; it is
 # read-only.
 WRITER_CLUSTER_PERMISSIONS = ["cluster_composite_ops", "cluster_monitor"]
-WRITER_INDEX_ACTIONS = ["crud", "indices:admin/create", "indices:admin/mapping/put"]
+# Firehose also reads the index mapping, stats and settings it documents in its IAM policy
+# (GET <index>*/_mapping, <index>*/_stats, _all/_settings): read-only, on these indices only.
+WRITER_INDEX_ACTIONS = [
+    "crud",
+    "indices:admin/create",
+    "indices:admin/mapping/put",
+    "indices:admin/mappings/get",
+    "indices_monitor",
+]
 
 _MAPPING_FIELDS = ("users", "backend_roles", "and_backend_roles", "hosts")
 
