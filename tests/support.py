@@ -38,3 +38,12 @@ def role_trust(role: str, iam: Any = None) -> dict[str, Any]:
     iam = iam or client("iam")
     document = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
     return document if isinstance(document, dict) else json.loads(document)
+
+
+def write_calls(result: Any) -> int:
+    """The write-call count a `logpipe -v` run printed (fails the test if it printed none)."""
+    import re
+
+    match = re.search(r"API calls: (\d+) read, (\d+) write", result.stderr)
+    assert match, f"no API call summary in:\n{result.stderr}"
+    return int(match.group(2))
