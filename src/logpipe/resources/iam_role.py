@@ -14,9 +14,7 @@ from logpipe.resources.common import desired_tags_view, is_not_found, json_doc, 
 INLINE_POLICY_NAME = "logpipe"
 
 
-def service_trust(
-    service: str, *, source_account: str | None = None, external_id: str | None = None
-) -> dict[str, Any]:
+def service_trust(service: str, *, source_account: str | None = None, external_id: str | None = None) -> dict[str, Any]:
     """Trust policy letting one AWS service assume the role, optionally only for this account.
 
     Services differ in how they prove the account: most set ``aws:SourceAccount``; Firehose
