@@ -11,11 +11,8 @@ import click
 
 from logpipe import __version__, orphans
 from logpipe.errors import LogpipeError, UsageError
-from logpipe.pipelines import TARGETS
 from logpipe.render import Printer
 from logpipe.session import Options, Run
-
-TARGET_HELP = f"TARGET: all (default) or any of {', '.join(TARGETS)}."
 
 
 def _command(func: Callable[..., int | None]) -> Callable[..., None]:

@@ -3,6 +3,7 @@ up all, up all again with zero writes, status, teardown leaving the lab's resour
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -29,6 +30,9 @@ def test_up_all_twice_then_teardown(sandbox: dict[str, Any]) -> None:
     assert made["ok"] is True
     assert made["api_calls"]["write"] > 0
     assert {c["result"] for c in made["changes"]} == {"created"}
+    # Progress goes to stderr, one line per resource, while stdout holds only the JSON document.
+    assert re.search(r"✓ created firehose-stream demogo-dns \(\d+\.\ds\)", first.stderr), first.stderr
+    assert len(re.findall(r"✓ created ", first.stderr)) == len(made["changes"])
 
     second = run_logpipe("--sandbox", "-v", "up", "all", env=env)
     assert second.returncode == 0, second.stderr
@@ -64,6 +68,7 @@ def test_up_all_twice_then_teardown(sandbox: dict[str, Any]) -> None:
     down = run_logpipe("--sandbox", "-o", "json", "teardown", "--yes", env=env)
     assert down.returncode == 0, down.stderr
     removed = json_out(down)
+    assert re.search(r"✓ deleted firehose-stream demogo-dns \(", down.stderr), down.stderr
     assert removed["changes"] and {c["result"] for c in removed["changes"]} == {"deleted"}
 
     # The lab's starting point is still there ...
@@ -86,3 +91,20 @@ def test_up_all_twice_then_teardown(sandbox: dict[str, Any]) -> None:
     again = run_logpipe("--sandbox", "-o", "json", "status", env=env)
     assert again.returncode == 1
     assert "missing" in {r["state"] for r in json_out(again)["resources"]}
+
+
+def test_sandbox_flag_starts_the_emulator_when_none_runs(tmp_path: Any) -> None:
+    """`--sandbox` on any command starts the emulator on demand; it keeps running until `sandbox stop`."""
+    env = {"LOGPIPE_SANDBOX_DIR": str(tmp_path / "fresh")}
+    assert run_logpipe("sandbox", "status", env=env).returncode == 1
+    try:
+        planned = run_logpipe("--sandbox", "-o", "json", "plan", "dns", env=env)
+        assert planned.returncode == 0, planned.stderr
+        assert "starting the sandbox emulator" in planned.stderr
+        assert {c["action"] for c in json_out(planned)["changes"]} == {"create"}
+        running = run_logpipe("-o", "json", "sandbox", "status", env=env)
+        assert running.returncode == 0 and json_out(running)["running"] is True
+    finally:
+        stopped = run_logpipe("-o", "json", "sandbox", "stop", env=env)
+    assert json_out(stopped) == {"stopped": True}
+    assert run_logpipe("sandbox", "status", env=env).returncode == 1

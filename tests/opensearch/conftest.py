@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -20,16 +21,16 @@ SAVED_OBJECTS = "/_dashboards/api/saved_objects"
 XSRF = {"osd-xsrf": "true"}
 
 
-@pytest.fixture
-def standin(osmem_base: Any) -> Iterator[OpenSearchStandin]:
-    """An FGAC domain endpoint of this test's own; the moto caller is its IAM master."""
+@contextmanager
+def fgac_domain(osmem_base: Any, **options: Any) -> Iterator[OpenSearchStandin]:
+    """An FGAC domain endpoint on a fresh osmem clone; the moto caller is its IAM master."""
     clone = osmem_base.clone()
     server = OpenSearchStandin(
         clone.url,
         master_password=MASTER_PASSWORD,
         master_iam_arn=CALLER_ARN,
         default_iam_arn=CALLER_ARN,
-        region=REGION,
+        **options,
     )
     server.start()
     try:
@@ -37,6 +38,13 @@ def standin(osmem_base: Any) -> Iterator[OpenSearchStandin]:
     finally:
         server.stop()
         clone.close()
+
+
+@pytest.fixture
+def standin(osmem_base: Any) -> Iterator[OpenSearchStandin]:
+    """An FGAC domain endpoint of this test's own."""
+    with fgac_domain(osmem_base, region=REGION) as server:
+        yield server
 
 
 @pytest.fixture

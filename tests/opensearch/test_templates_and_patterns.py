@@ -52,18 +52,9 @@ def test_index_patterns_have_each_pipelines_time_field(os_run: Callable[..., Any
 def test_index_patterns_go_to_the_configured_tenant(
     osmem_base: Any, lab: dict[str, Any], make_run: Callable[..., Any]
 ) -> None:
-    from tests.opensearch.conftest import API, CALLER_ARN, MASTER_PASSWORD
+    from tests.opensearch.conftest import API, fgac_domain
 
-    clone = osmem_base.clone()
-    server = OpenSearchStandin(
-        clone.url,
-        master_password=MASTER_PASSWORD,
-        master_iam_arn=CALLER_ARN,
-        default_iam_arn=CALLER_ARN,
-        multi_tenancy=True,
-    )
-    server.start()
-    try:
+    with fgac_domain(osmem_base, multi_tenancy=True) as server:
         assert admin(server, "PUT", f"{API}/tenants/security", {"description": "SOC"}).status_code == 201
         up(make_run({"opensearch": {"endpoint_url": server.url, "tenant": "security"}}))
 
@@ -73,9 +64,6 @@ def test_index_patterns_go_to_the_configured_tenant(
             "timeFieldName": "query_timestamp",
         }
         assert saved_pattern(server, "dns", tenant="global") is None
-    finally:
-        server.stop()
-        clone.close()
 
 
 def test_time_field_changed_by_hand_is_drift_and_up_repairs_it_in_place(

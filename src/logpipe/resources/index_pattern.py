@@ -27,7 +27,6 @@ class IndexPattern(DataPlaneResource):
         self, pipeline: str, *, title: str, time_field: str, domain: Resource, after: tuple[Resource, ...] = ()
     ) -> None:
         super().__init__(pattern_id(pipeline), domain, after=after)
-        self.for_pipeline = pipeline
         self.title = title
         self.time_field = time_field
 
