@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,14 +53,48 @@ def moto() -> Iterator[None]:
         yield
 
 
+# moto's caller; the stand-in takes every SigV4 request for it (mock_aws swaps the access key).
+CALLER_ARN = "arn:aws:iam::123456789012:user/moto"
+MASTER_PASSWORD = "Master-Passw0rd!"
+
+
+@contextmanager
+def fgac_domain(osmem_base: Any, **options: Any) -> Iterator[Any]:
+    """An FGAC domain endpoint on a fresh osmem clone; the moto caller is its IAM master."""
+    from logpipe.sandbox.opensearch_standin import OpenSearchStandin
+
+    clone = osmem_base.clone()
+    server = OpenSearchStandin(
+        clone.url,
+        master_password=MASTER_PASSWORD,
+        master_iam_arn=CALLER_ARN,
+        default_iam_arn=CALLER_ARN,
+        **options,
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        clone.close()
+
+
 @pytest.fixture
-def lab(moto: None) -> dict[str, Any]:
-    """The lab's starting point: domain with FGAC, VPC tagged demogo-vpc, regional web ACL."""
+def standin(osmem_base: Any) -> Iterator[Any]:
+    """An FGAC domain endpoint of this test's own (the lab domain's endpoint)."""
+    with fgac_domain(osmem_base, region=REGION) as server:
+        yield server
+
+
+@pytest.fixture
+def lab(moto: None, standin: Any) -> dict[str, Any]:
+    """The lab's starting point: domain with FGAC (its endpoint this test's stand-in), VPC tagged
+    demogo-vpc, regional web ACL."""
     import boto3
 
     from logpipe.sandbox.emulator import LAB_SEED, seed_account
 
-    seed_account(None, REGION, LAB_SEED, "127.0.0.1:9", "lab-password")
+    seed_account(None, REGION, LAB_SEED, standin.url, MASTER_PASSWORD)
     ec2 = boto3.client("ec2", region_name=REGION)
     vpc = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["demogo-vpc"]}])["Vpcs"][0]
     return {"vpc_id": vpc["VpcId"]}

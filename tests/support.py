@@ -47,3 +47,16 @@ def write_calls(result: Any) -> int:
     match = re.search(r"API calls: (\d+) read, (\d+) write", result.stderr)
     assert match, f"no API call summary in:\n{result.stderr}"
     return int(match.group(2))
+
+
+def index_templates(mode: str = "native", overrides: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Every pipeline's index template body as ``up`` would PUT it for the lab's config (name -> body)."""
+    from types import SimpleNamespace
+
+    from logpipe import pipelines as registry
+    from logpipe.pipelines.search import template_name
+    from tests.conftest import LAB_CONFIG, deep_merge
+
+    # A pipeline's index declaration reads nothing but the config.
+    view: Any = SimpleNamespace(config=registry.parse_config(deep_merge(LAB_CONFIG, overrides or {})))
+    return {template_name(p.name): p.index(view).template(mode) for p in registry.data_pipelines()}

@@ -10,9 +10,12 @@ from typing import Any
 import click
 
 from logpipe import __version__, orphans
+from logpipe import pipelines as registry
 from logpipe.errors import LogpipeError, UsageError
 from logpipe.render import Printer
 from logpipe.session import Options, Run
+
+TARGETS_HELP = registry.targets_help()
 
 
 def _command(func: Callable[..., int | None]) -> Callable[..., None]:
@@ -71,9 +74,8 @@ def main(click_ctx: click.Context, **kwargs: Any) -> None:
     """Build, check and remove AWS security-log pipelines into Amazon OpenSearch Service.
 
     \b
-    Pipelines: cloudtrail, dns (Route 53 Resolver), waf, flowlog (VPC Flow Logs),
-    securityhub (with GuardDuty and AWS Config), and the opensearch side
-    (access policy, role mappings, index templates, index patterns).
+    Each pipeline brings its own OpenSearch pieces (index template, writer role
+    mapping, index pattern); `opensearch` shows them all and owns the access policy.
 
     \b
     Exit codes: 0 success/healthy; 1 a command ran and found trouble;
@@ -100,7 +102,7 @@ def _targets_argument() -> Callable:
     return click.argument("targets", nargs=-1, metavar="[TARGET]...")
 
 
-@main.command()
+@main.command(epilog=TARGETS_HELP)
 @_targets_argument()
 @click.option("--adopt", is_flag=True, help="Take over resources that exist under logpipe's names without its tags.")
 @click.option(
@@ -108,10 +110,7 @@ def _targets_argument() -> Callable:
 )
 @_command
 def up(options: Options, printer: Printer, targets: tuple[str, ...], adopt: bool, prune: bool) -> int:
-    """Create or converge pipelines (idempotent). A second run changes nothing.
-
-    TARGET: all (default) or any of cloudtrail, dns, waf, flowlog, securityhub, opensearch.
-    """
+    """Create or converge pipelines (idempotent). A second run changes nothing."""
     if prune and not _whole_stack(targets):
         raise UsageError("--prune needs every pipeline in view: use it with `up all` (or no target)")
     run = Run(options, reporter=printer.report, progress=printer.progress)
@@ -150,15 +149,12 @@ def up(options: Options, printer: Printer, targets: tuple[str, ...], adopt: bool
     return 1 if failed or prune_failed else 0
 
 
-@main.command()
+@main.command(epilog=TARGETS_HELP)
 @_targets_argument()
 @click.option("--adopt", is_flag=True, help="Plan as `up --adopt` would.")
 @_command
 def plan(options: Options, printer: Printer, targets: tuple[str, ...], adopt: bool) -> int:
-    """Show what `up` would change; makes no change.
-
-    TARGET: all (default) or any of cloudtrail, dns, waf, flowlog, securityhub, opensearch.
-    """
+    """Show what `up` would change; makes no change."""
     run = Run(options, progress=printer.progress)
     pipelines = run.pipelines(targets)
     run.preflight(pipelines)
@@ -192,29 +188,33 @@ def plan(options: Options, printer: Printer, targets: tuple[str, ...], adopt: bo
     return 2 if problems else 0
 
 
-@main.command()
+@main.command(epilog=TARGETS_HELP)
 @_targets_argument()
+@click.option("-a", "--all", "show_all", is_flag=True, help="List every resource (also with -v), not only trouble.")
 @_command
-def status(options: Options, printer: Printer, targets: tuple[str, ...]) -> int:
-    """Every resource: ok / missing / drifted / not-owned / external, plus data freshness.
+def status(options: Options, printer: Printer, targets: tuple[str, ...], show_all: bool) -> int:
+    """One line per pipeline (resources, drift, newest document, problems), then what is not ok.
 
-    TARGET: all (default) or any of cloudtrail, dns, waf, flowlog, securityhub, opensearch.
+    Resource states: ok / missing / drifted / not-owned / external. Exit 1 when anything is
+    missing or drifted, an index is mis-mapped, or a pipeline had no document in 24 hours.
     """
+    from logpipe.render import pipeline_summaries
+
     run = Run(options, progress=printer.progress)
     pipelines = run.pipelines(targets)
     run.preflight(pipelines)
     items = run.engine.status(run.declare(pipelines))
-    health: list[dict[str, Any]] = []
-    for pipeline in pipelines:
-        health.extend(pipeline.health(run.ctx))
+    health = [row for pipeline in pipelines for row in pipeline.health(run.ctx)]
     bad = [i for i in items if i.state in ("missing", "drifted", "not-owned", "error")]
     unhealthy = [h for h in health if not h.get("ok", True)]
     leftovers = run.leftovers(items) if _whole_stack(targets) else []
     healthy = not bad and not unhealthy and not leftovers
+    summaries = pipeline_summaries([p.name for p in pipelines], items, health)
     if printer.json:
         printer.document(
             {
                 "healthy": healthy,
+                "pipelines": summaries,
                 "resources": [i.as_dict() for i in items],
                 "health": health,
                 "leftovers": [o.as_dict() for o in leftovers],
@@ -222,9 +222,16 @@ def status(options: Options, printer: Printer, targets: tuple[str, ...]) -> int:
             }
         )
     else:
-        printer.items_table("resources", items)
-        if health:
-            _health_table(printer, health)
+        printer.summary_table(summaries)
+        if show_all or options.verbose:
+            printer.items_table("resources", items)
+            if health:
+                _health_table(printer, health)
+        else:
+            if bad:
+                printer.items_table("not ok", bad)
+            if unhealthy:
+                _health_table(printer, unhealthy)
         if leftovers:
             printer.out.print(f"{len(leftovers)} leftover(s) tagged as this stack's that no pipeline declares:")
             for orphan in leftovers:
@@ -242,7 +249,7 @@ def status(options: Options, printer: Printer, targets: tuple[str, ...]) -> int:
 def _health_table(printer: Printer, rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
-    table = Table(title="data", title_justify="left")
+    table = Table(title="checks", title_justify="left")
     for name in ("pipeline", "check", "value", "detail"):
         table.add_column(name, overflow="fold")
     for row in rows:
@@ -252,7 +259,7 @@ def _health_table(printer: Printer, rows: list[dict[str, Any]]) -> None:
     printer.out.print(table)
 
 
-@main.command()
+@main.command(epilog=TARGETS_HELP)
 @_targets_argument()
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
 @click.option("--delete-data", is_flag=True, help="Also empty and delete logpipe's buckets that still hold objects.")
@@ -260,7 +267,7 @@ def _health_table(printer: Printer, rows: list[dict[str, Any]]) -> None:
 def teardown(options: Options, printer: Printer, targets: tuple[str, ...], yes: bool, delete_data: bool) -> int:
     """Remove what logpipe created, newest first; leaves everything else.
 
-    TARGET: all (default) or any of cloudtrail, dns, waf, flowlog, securityhub, opensearch.
+    Indices and their documents are kept (OpenSearch holds your data, not logpipe).
     """
     run = Run(options, reporter=printer.report, progress=printer.progress)
     pipelines = run.pipelines(targets, for_teardown=True)
@@ -306,24 +313,26 @@ def teardown(options: Options, printer: Printer, targets: tuple[str, ...], yes: 
     return 1 if failed else 0
 
 
-@main.command()
+@main.command(epilog=registry.targets_help(data_only=True))
 @_targets_argument()
 @click.option("--timeout", default=300, show_default=True, type=click.IntRange(1, 3600), help="Seconds to wait.")
 @_command
 def verify(options: Options, printer: Printer, targets: tuple[str, ...], timeout: int) -> int:
     """Send a marked test record through each pipeline and wait for it in OpenSearch.
 
-    TARGET: all (default) or any of cloudtrail, dns, waf, flowlog, securityhub.
+    A missing template or role mapping, an index typed otherwise than the template says, or a
+    delivery failure the pipeline recorded ends the wait at once, with what to do about it.
     """
-    from logpipe.verify import run_probes
+    from logpipe.verify import preflight, run_probes
 
     run = Run(options, progress=printer.progress)
-    pipelines = run.pipelines(targets)
+    pipelines = [p for p in run.pipelines(targets) if p.carries_data]
     run.preflight(pipelines)
     probes = [probe for pipeline in pipelines for probe in pipeline.probes(run.ctx)]
     if not probes:
         raise UsageError("nothing to verify: none of these targets carries log data")
-    run_probes(run.ctx, probes, timeout=timeout, interval=2.0 if run.ctx.sandbox else 10.0)
+    blocked = preflight(run.ctx, run.engine, pipelines)
+    run_probes(run.ctx, probes, blocked=blocked, timeout=timeout, interval=1.0 if run.ctx.sandbox else 10.0)
     ok = all(p.found_after is not None for p in probes)
     if printer.json:
         printer.document({"ok": ok, "probes": [p.as_dict() for p in probes], "api_calls": _summary(run)})
@@ -337,11 +346,16 @@ def verify(options: Options, printer: Printer, targets: tuple[str, ...], timeout
             result = (
                 f"[green]arrived after {probe.found_after:.0f} s[/]"
                 if probe.found_after is not None
-                else (f"[red]{probe.error}[/]")
+                else f"[red]{_escape(probe.error or '')}[/]"
             )
             table.add_row(probe.pipeline, probe.entry, probe.index_pattern, result)
         printer.out.print(table)
+    printer.api_calls(_summary(run))
     return 0 if ok else 1
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")
 
 
 # sandbox ----------------------------------------------------------------------
@@ -442,21 +456,21 @@ def securityhub_sample_findings(options: Options, printer: Printer, finding_type
 # opensearch -------------------------------------------------------------------
 @main.group()
 def opensearch() -> None:
-    """The OpenSearch side: access policy, role mappings, index templates and patterns, FlowLog purge.
+    """The OpenSearch side: access policy, every pipeline's templates, roles and patterns, repairs.
 
-    `logpipe up opensearch` / `teardown opensearch` create and remove it; these commands inspect
-    it and clean up FlowLog indices indexed before the transform.
+    `logpipe up P` builds P's pieces; `up opensearch` builds every enabled pipeline's at once.
+    These commands inspect them and repair indices created with a wrong mapping.
     """
 
 
 @opensearch.command("status")
 @_command
 def opensearch_status(options: Options, printer: Printer) -> int:
-    """Access policy, role mappings, templates, index patterns, and per pipeline its data freshness."""
-    from logpipe.opensearch import commands
+    """Access policy, templates, writer roles, role mappings, index patterns; mapping and freshness."""
+    from logpipe import maintenance
 
     run = Run(options, progress=printer.progress)
-    items, rows = commands.status(run)
+    items, rows = maintenance.status(run)
     bad = [i for i in items if i.state in ("missing", "drifted", "not-owned", "error")]
     healthy = not bad and all(r.get("ok", True) for r in rows)
     if printer.json:
@@ -475,20 +489,20 @@ def opensearch_status(options: Options, printer: Printer) -> int:
 @opensearch.command("policy")
 @_command
 def opensearch_policy(options: Options, printer: Printer) -> int:
-    """Show the domain access policy now and as `up opensearch` would leave it (changes nothing)."""
+    """Show the domain access policy now and as `up` would leave it (changes nothing)."""
     import json
 
-    from logpipe.opensearch import commands
+    from logpipe import maintenance
 
     run = Run(options, progress=printer.progress)
-    preview = commands.policy_preview(run)
+    preview = maintenance.policy_preview(run)
     if printer.json:
         printer.document(preview)
     else:
         printer.out.print(f"access_policy mode: {preview['mode']}")
         printer.out.print("current:", markup=False)
         printer.out.print(json.dumps(preview["current"], indent=2), markup=False)
-        printer.out.print("after `logpipe up opensearch`:" if preview["changes"] else "no change needed", markup=False)
+        printer.out.print("after `logpipe up`:" if preview["changes"] else "no change needed", markup=False)
         if preview["changes"]:
             printer.out.print(json.dumps(preview["after"], indent=2), markup=False)
         for problem in preview["problems"]:
@@ -496,42 +510,74 @@ def opensearch_policy(options: Options, printer: Printer) -> int:
     return 2 if preview["problems"] else 0
 
 
+@opensearch.command("repair", epilog=f"PIPELINE: one of {', '.join(registry.REGISTRY)}.")
+@click.argument("pipeline_name", metavar="PIPELINE")
+@click.option("--reindex", "mode", flag_value="reindex", help="Rebuild each index from the template, keeping its data.")
+@click.option("--delete", "mode", flag_value="delete", help="Delete each index and its data (the lab's clean-up).")
+@click.option("-y", "--yes", is_flag=True, help="Do it without asking (required without a terminal).")
+@click.option("--dry-run", is_flag=True, help="Only list the indices that would be repaired.")
+@_command
+def opensearch_repair(
+    options: Options, printer: Printer, pipeline_name: str, mode: str | None, yes: bool, dry_run: bool
+) -> int:
+    """Repair PIPELINE's indices whose fields are typed otherwise than its template says.
+
+    Such an index got its mapping by guesswork (documents arrived before the template). Choose
+    --reindex to rebuild it with the template's mapping and keep its documents, or --delete to
+    remove it. Indices mapped right are never touched.
+    """
+    return _repair(options, printer, pipeline_name, mode, yes, dry_run)
+
+
 @opensearch.command("purge-flowlog")
 @click.option("-y", "--yes", is_flag=True, help="Delete without asking (required without a terminal).")
 @click.option("--dry-run", is_flag=True, help="Only list the indices that would be deleted.")
 @_command
 def opensearch_purge_flowlog(options: Options, printer: Printer, yes: bool, dry_run: bool) -> int:
-    """Delete vpc-flowlog-* indices made before the transform (their `start` is not a date).
+    """The lab's FlowLog clean-up: `opensearch repair flowlog --delete`."""
+    return _repair(options, printer, "flowlog", "delete", yes, dry_run)
 
-    Indices whose `start` is mapped as a date are never touched. Lists each index with its
-    document count and asks before deleting.
-    """
-    from logpipe.opensearch import commands
 
+def _repair(options: Options, printer: Printer, name: str, mode: str | None, yes: bool, dry_run: bool) -> int:
+    from logpipe import maintenance
+
+    if mode is None and not dry_run:
+        raise UsageError("choose --reindex (keeps the documents) or --delete (removes them), or --dry-run")
     run = Run(options, progress=printer.progress)
-    candidates, good = commands.purge_candidates(run)
+    pipeline = maintenance.data_pipeline(run, name)
+    candidates, good = maintenance.repair_candidates(run, pipeline)
     listing = [{"index": c.index, "documents": c.documents, "reason": c.reason} for c in candidates]
     if not printer.json:
-        if candidates:
-            for entry in listing:
-                line = f"  {entry['index']}: {entry['documents']} document(s), {entry['reason']}"
-                printer.out.print(line, markup=False)
-        else:
-            printer.out.print("No FlowLog index to purge: every vpc-flowlog-* index maps start as a date.")
-    deleted: list[str] = []
+        for entry in listing:
+            printer.out.print(f"  {entry['index']}: {entry['documents']} document(s), {entry['reason']}", markup=False)
+        if not candidates:
+            printer.out.print(f"Nothing to repair: every {pipeline.index(run.ctx).pattern} index is mapped right.")
+    done: list[str] = []
     if candidates and not dry_run:
+        verb = "Rebuild" if mode == "reindex" else "Delete"
         if not yes:
             if not sys.stdin.isatty():
-                raise UsageError("purge-flowlog deletes indices: pass --yes to confirm when not running in a terminal")
-            question = f"Delete these {len(candidates)} index(es) ({sum(c.documents for c in candidates)} documents)?"
-            if not click.confirm(question, default=False, err=True):
-                raise UsageError("purge cancelled; nothing was deleted")
-        deleted = commands.purge_indices(run, candidates)
+                raise UsageError("repair changes indices: pass --yes to confirm when not running in a terminal")
+            count = sum(c.documents for c in candidates)
+            if not click.confirm(
+                f"{verb} these {len(candidates)} index(es) ({count} documents)?", default=False, err=True
+            ):
+                raise UsageError("repair cancelled; nothing was changed")
+        done = maintenance.repair_indices(run, pipeline, candidates, reindex=mode == "reindex")
         if not printer.json:
-            printer.out.print(f"Deleted {len(deleted)} index(es); {len(good)} correctly mapped index(es) kept.")
+            past = "Rebuilt" if mode == "reindex" else "Deleted"
+            printer.out.print(f"{past} {len(done)} index(es); {len(good)} correctly mapped index(es) untouched.")
     if printer.json:
         printer.document(
-            {"candidates": listing, "deleted": deleted, "kept": good, "dry_run": dry_run, "api_calls": _summary(run)}
+            {
+                "pipeline": name,
+                "mode": mode,
+                "candidates": listing,
+                "repaired": done,
+                "kept": good,
+                "dry_run": dry_run,
+                "api_calls": _summary(run),
+            }
         )
     printer.api_calls(_summary(run))
     return 0

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from logpipe.errors import ConfigError
 
@@ -50,119 +50,20 @@ class LambdaSettings(_Strict):
     timeout_seconds: Annotated[int, Field(ge=3, le=900)] = 60
 
 
-class CloudTrailConfig(_Strict):
+class PipelineSettings(_Strict):
+    """What every pipeline's config section has; each pipeline module extends it with its own keys."""
+
     enabled: bool = True
-    trail_name: str | None = None
-    bucket: str | None = None
-    log_group: str | None = None
-    retention_days: Literal[
-        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
-    ] = 30
-    subscription_filter: str | None = None
-    index_prefix: str = "cwl"
-    max_bulk_bytes: Annotated[int, Field(ge=65536, le=100 * 1024 * 1024)] = 5 * 1024 * 1024
-    failed_prefix: str = "cloudtrail-failed/"
-    data_events: bool = True
-    indexer: LambdaSettings = LambdaSettings(memory_mb=512, timeout_seconds=300)
-
-    @field_validator("bucket")
-    @classmethod
-    def _bucket_name(cls, value: str | None) -> str | None:
-        if value is not None and not _BUCKET_RE.match(value):
-            raise ValueError("an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens")
-        return value
 
 
-class DnsConfig(_Strict):
-    enabled: bool = True
-    vpc: str = "demogo-vpc"
-    stream_name: str | None = None
-    index: str = "dns-log"
-    firehose: FirehoseSettings = FirehoseSettings()
+BUCKET_NAME_RULE = "an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens"
 
 
-class WafConfig(_Strict):
-    enabled: bool = True
-    web_acl: str = "demogo-webacl"
-    scope: Literal["REGIONAL", "CLOUDFRONT"] = "REGIONAL"
-    stream_name: str | None = None
-    index: str = "waf-log"
-    firehose: FirehoseSettings = FirehoseSettings()
-    transform: LambdaSettings = LambdaSettings()
-
-    @field_validator("stream_name")
-    @classmethod
-    def _waf_prefix(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("aws-waf-logs-"):
-            raise ValueError("a Firehose stream name starting with 'aws-waf-logs-' (AWS WAF refuses any other)")
-        return value
-
-
-class FlowLogConfig(_Strict):
-    enabled: bool = True
-    vpc: str = "demogo-vpc"
-    traffic_type: Literal["ACCEPT", "REJECT", "ALL"] = "ALL"
-    log_format: str | None = None
-    max_aggregation_interval: Literal[60, 600] = 600
-    stream_name: str | None = None
-    index: str = "vpc-flowlog"
-    firehose: FirehoseSettings = FirehoseSettings()
-    transform: LambdaSettings = LambdaSettings()
-
-    @field_validator("log_format")
-    @classmethod
-    def _format(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"(\$\{[a-z0-9-]+\}\s*)+", value.strip()):
-            raise ValueError("a flow log format of ${field} tokens separated by spaces, e.g. '${version} ${srcaddr}'")
-        return value
-
-
-DEFAULT_CONFIG_RULES = (
-    "CLOUD_TRAIL_ENABLED",
-    "ROOT_ACCOUNT_MFA_ENABLED",
-    "IAM_PASSWORD_POLICY",
-    "IAM_ROOT_ACCESS_KEY_CHECK",
-    "MFA_ENABLED_FOR_IAM_CONSOLE_ACCESS",
-    "S3_BUCKET_PUBLIC_READ_PROHIBITED",
-    "S3_BUCKET_PUBLIC_WRITE_PROHIBITED",
-    "S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED",
-    "RESTRICTED_INCOMING_TRAFFIC",
-    "INCOMING_SSH_DISABLED",
-    "VPC_FLOW_LOGS_ENABLED",
-    "GUARDDUTY_ENABLED_CENTRALIZED",
-    "ENCRYPTED_VOLUMES",
-    "RDS_STORAGE_ENCRYPTED",
-)
-
-
-class SecurityHubConfig(_Strict):
-    enabled: bool = True
-    products: Annotated[list[str], Field(min_length=1)] = ["guardduty", "config"]
-    index_prefix: str = "aws-securityhub-findings-logs"
-    enable_default_standards: bool = True
-    standards: list[str] = []
-    config_rules: list[str] = list(DEFAULT_CONFIG_RULES)
-    finding_publishing_frequency: Literal["FIFTEEN_MINUTES", "ONE_HOUR", "SIX_HOURS"] = "FIFTEEN_MINUTES"
-    firehose: FirehoseSettings = FirehoseSettings()
-    transform: LambdaSettings = LambdaSettings()
-
-    @field_validator("products")
-    @classmethod
-    def _products(cls, value: list[str]) -> list[str]:
-        for item in value:
-            if not (re.fullmatch(r"[a-z0-9-]+", item) or item.startswith("arn:")):
-                raise ValueError(f"a product short name (guardduty, config, inspector, ...) or ARN, got {item!r}")
-        if len(set(value)) != len(value):
-            raise ValueError("each product once")
-        return value
-
-
-class Pipelines(_Strict):
-    cloudtrail: CloudTrailConfig = CloudTrailConfig()
-    dns: DnsConfig = DnsConfig()
-    waf: WafConfig = WafConfig()
-    flowlog: FlowLogConfig = FlowLogConfig()
-    securityhub: SecurityHubConfig = SecurityHubConfig()
+def check_bucket_name(value: str | None) -> str | None:
+    """A pydantic validator body for optional bucket-name keys."""
+    if value is not None and not _BUCKET_RE.match(value):
+        raise ValueError(BUCKET_NAME_RULE)
+    return value
 
 
 class OpenSearchConfig(_Strict):
@@ -189,20 +90,21 @@ class OpenSearchConfig(_Strict):
 
 
 class Config(_Strict):
+    """The whole file. ``pipelines`` holds one section per registered pipeline: the registry builds
+    the concrete model with :func:`config_model`, from each pipeline module's own section class."""
+
     prefix: Annotated[str, Field(pattern=_PREFIX_RE)]
     region: str | None = None
     profile: str | None = None
     tags: dict[str, str] = {}
     backup_bucket: str | None = None
     opensearch: OpenSearchConfig
-    pipelines: Pipelines = Pipelines()
+    pipelines: Any = None
 
     @field_validator("backup_bucket")
     @classmethod
     def _bucket_name(cls, value: str | None) -> str | None:
-        if value is not None and not _BUCKET_RE.match(value):
-            raise ValueError("an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens")
-        return value
+        return check_bucket_name(value)
 
     @field_validator("region")
     @classmethod
@@ -242,14 +144,28 @@ def _format_errors(error: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def parse_config(data: Any, source: str = "config") -> Config:
+Sections = dict[str, type[PipelineSettings]]
+_models: dict[tuple[tuple[str, type], ...], type[Config]] = {}
+
+
+def config_model(sections: Sections) -> type[Config]:
+    """The Config model whose ``pipelines`` has exactly ``sections`` (name -> section class)."""
+    key = tuple(sections.items())
+    if key not in _models:
+        fields: dict[str, Any] = {name: (cls, cls()) for name, cls in sections.items()}
+        pipelines = create_model("Pipelines", __base__=_Strict, **fields)
+        _models[key] = create_model("Config", __base__=Config, pipelines=(pipelines, pipelines()))
+    return _models[key]
+
+
+def parse_config(data: Any, source: str, *, sections: Sections) -> Config:
     """Validate already-parsed YAML data."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of keys, got {type(data).__name__}")
     try:
-        return Config.model_validate(data)
+        return config_model(sections).model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, source)) from None
 
@@ -275,10 +191,10 @@ def resolve_config_path(explicit: str | None) -> Path | None:
     return None
 
 
-def load_config(path: Path | None, *, sandbox: bool = False) -> Config:
+def load_config(path: Path | None, *, sections: Sections, sandbox: bool = False) -> Config:
     if path is None:
         if sandbox:
-            return parse_config(LAB_DEFAULTS, "built-in lab defaults")
+            return parse_config(LAB_DEFAULTS, "built-in lab defaults", sections=sections)
         raise ConfigError(
             f"no config file: pass --config FILE, create ./{DEFAULT_CONFIG_FILE} (start from config.example.yaml), "
             f"or set {CONFIG_ENV}"
@@ -295,4 +211,4 @@ def load_config(path: Path | None, *, sandbox: bool = False) -> Config:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return parse_config(data, str(path))
+    return parse_config(data, str(path), sections=sections)

@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -97,6 +98,23 @@ class Printer:
             )
         self.out.print(table)
 
+    def summary_table(self, rows: list[dict[str, Any]]) -> None:
+        """One line per pipeline: fits a 100-column terminal."""
+        table = Table(title="pipelines", title_justify="left")
+        for name in ("pipeline", "resources", "drift", "newest document", "problems"):
+            table.add_column(name, overflow="fold")
+        for row in rows:
+            ok = row["ok"] == row["total"]
+            style = "green" if ok and not row["problems"] else "yellow"
+            table.add_row(
+                row["pipeline"],
+                f"[{style}]{row['ok']}/{row['total']} ok[/]",
+                str(row["drifted"]) if row["drifted"] else "-",
+                row["newest"] or "-",
+                _escape("; ".join(row["problems"])) or "-",
+            )
+        self.out.print(table)
+
     def plan_changes(self, items: list[Item]) -> None:
         """Terraform-style listing of what would change, with each differing property."""
         for item in items:
@@ -129,3 +147,46 @@ def _short(value: Any, limit: int = 160) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("[", r"\[")
+
+
+def pipeline_summaries(names: list[str], items: list[Item], health: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per pipeline: resources ok of total, drifted count, age of the newest document, problems."""
+    out = []
+    for name in names:
+        mine = [i for i in items if name in i.pipelines]
+        rows = [h for h in health if h.get("pipeline") == name]
+        fine = [i for i in mine if i.state in ("ok", "external")]
+        problems = [f"{i.state}: {i.resource.kind} {i.resource.name}" for i in mine if i not in fine]
+        problems += [f"{h['check']}: {h['value']}" for h in rows if not h.get("ok", True)]
+        fresh = next((h for h in rows if h.get("check") == "freshness"), None)
+        out.append(
+            {
+                "pipeline": name,
+                "ok": len(fine),
+                "total": len(mine),
+                "drifted": sum(1 for i in mine if i.state == "drifted"),
+                "newest": _newest(fresh),
+                "problems": problems,
+            }
+        )
+    return out
+
+
+def _newest(row: dict[str, Any] | None) -> str:
+    """How long ago the newest document's time was, from a freshness row's detail."""
+    if row is None:
+        return ""
+    stamp = row.get("newest")
+    if not stamp:
+        return "none"
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    seconds = max(0, int((datetime.now(UTC) - when).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"

@@ -60,6 +60,12 @@ def test_up_creates_every_resource_once(created: dict[str, Any]) -> None:
         f"lambda-function:{FUNCTION}": "created",
         f"lambda-permission:{FUNCTION}/cloudwatch-logs-cloudtrail": "created",
         f"subscription-filter:{FILTER}": "created",
+        # The pipeline's own OpenSearch pieces: `up cloudtrail` alone leaves it searchable.
+        "opensearch-access-policy:demogo-opensearch": "created",
+        "opensearch-index-template:logpipe-cloudtrail": "created",
+        "opensearch-role:logpipe-demogo-cloudtrail-writer": "created",
+        "opensearch-role-mapping:cloudtrail": "created",
+        "opensearch-index-pattern:logpipe-cloudtrail": "created",
     }
 
 
@@ -168,12 +174,18 @@ def test_indexer_is_configured_for_the_domain_and_the_backup_bucket(created: dic
         "MAX_BULK_BYTES": "5242880",
         "FAILED_BUCKET": "demogo-kdf-backup",
         "FAILED_PREFIX": "cloudtrail-failed/",
+        # The lab domain runs OpenSearch 2.17: flat_object takes nulls as they come.
+        "FLAT_OBJECT_MODE": "native",
     }
     # The handler reads exactly these settings (plus AWS_REGION, which Lambda sets).
     from logpipe.lambdas.cloudtrail_indexer import Config
 
     settings = Config.from_env({**conf["Environment"]["Variables"], "AWS_REGION": REGION})
-    assert settings.endpoint == f"https://{endpoint}"
+    # The lab domain's endpoint is a local stand-in and carries its scheme; a real domain's is a bare
+    # host name, which the indexer reaches over HTTPS.
+    assert settings.endpoint == endpoint
+    bare = Config.from_env({**conf["Environment"]["Variables"], "OPENSEARCH_ENDPOINT": "search-x.es.amazonaws.com"})
+    assert bare.endpoint == "https://search-x.es.amazonaws.com"
     assert (settings.index_prefix, settings.max_bulk_bytes) == ("cwl", 5242880)
     assert (settings.failed_bucket, settings.failed_prefix) == ("demogo-kdf-backup", "cloudtrail-failed/")
 

@@ -1,4 +1,4 @@
-"""With the OpenSearch side in the same run, log sources wait for their index template."""
+"""Every log source waits for its own pipeline's index template (and role mapping), whatever else runs."""
 
 from __future__ import annotations
 
@@ -29,12 +29,17 @@ def test_every_log_source_depends_on_its_pipelines_template(moto: None, make_run
         assert order.index(template.key) < order.index(source.key)
 
 
-def test_without_the_opensearch_side_sources_do_not_wait(moto: None, make_run: Any) -> None:
+def test_a_pipeline_alone_still_waits_for_its_own_template_and_role_mapping(moto: None, make_run: Any) -> None:
+    """`up waf` with no `up opensearch` ever: the log source is switched on only after waf's own template
+    and writer role mapping, so the first document is typed and let in."""
     run = make_run()
-    declared = run.declare(run.pipelines(("dns", "waf")))
-    for resources in declared.values():
-        for resource in resources:
-            assert not [d for d in resource.dependencies() if d.kind == "opensearch-index-template"]
+    declared = run.declare(run.pipelines(("waf",)))
+    resources = graph.collect(declared["waf"])
+    (logging,) = [r for r in resources if r.starts_data_flow]
+    waits = {(d.kind, d.name) for d in logging.dependencies()}
+    assert ("opensearch-index-template", "logpipe-waf") in waits
+    assert ("opensearch-role-mapping", "waf") in waits
+    assert {r.kind for r in resources} >= {"opensearch-role", "opensearch-index-pattern", "opensearch-access-policy"}
 
 
 def _owner(declared: dict[str, list[Any]], resource: Any) -> str:

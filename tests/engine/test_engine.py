@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from logpipe.aws import Aws
-from logpipe.config import parse_config
 from logpipe.engine.context import Context
 from logpipe.engine.model import Observed, Ref, Resource
 from logpipe.engine.runner import Engine
 from logpipe.errors import PreflightError
+from logpipe.pipelines import parse_config
 
 
 class Cloud:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from osmem_server import OsmemServer
 
-from logpipe.opensearch.templates import index_templates
+from tests.support import index_templates
 
 from .support import SAMPLES, FaultProxy, Search
 

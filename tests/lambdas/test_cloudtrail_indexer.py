@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from logpipe.lambdas import cloudtrail_indexer
-from logpipe.opensearch import templates
+from tests.support import index_templates
 
 from .support import FakeContext, FaultProxy, Search, cloudtrail_records, cwl_event, cwl_payload
 
@@ -213,9 +213,12 @@ def test_empty_batch(fault_proxy: FaultProxy, indexer_env: Callable) -> None:
 
 
 def test_flat_object_fields_match_template() -> None:
-    assert tuple(".".join(p) for p in cloudtrail_indexer.FLAT_OBJECT_FIELDS) == (
-        templates.CLOUDTRAIL_FLAT_OBJECT_FIELDS
-    )
+    mappings = index_templates()["logpipe-cloudtrail"]["template"]["mappings"]["properties"]
+    for path in cloudtrail_indexer.FLAT_OBJECT_FIELDS:
+        node = mappings[path[0]]
+        for part in path[1:]:
+            node = node["properties"][part]
+        assert node == {"type": "flat_object"}, path
 
 
 # --- retries ----------------------------------------------------------------------------------

@@ -2,49 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
 
 from logpipe.sandbox.opensearch_standin import OpenSearchStandin
-from tests.conftest import REGION
+from tests.conftest import CALLER_ARN, MASTER_PASSWORD, fgac_domain  # noqa: F401 - shared with the tests here
 
-# moto's caller; the stand-in takes every SigV4 request for it (mock_aws swaps the access key).
-CALLER_ARN = "arn:aws:iam::123456789012:user/moto"
-MASTER_PASSWORD = "Master-Passw0rd!"
 ADMIN = ("admin", MASTER_PASSWORD)
 API = "/_plugins/_security/api"
 SAVED_OBJECTS = "/_dashboards/api/saved_objects"
 XSRF = {"osd-xsrf": "true"}
-
-
-@contextmanager
-def fgac_domain(osmem_base: Any, **options: Any) -> Iterator[OpenSearchStandin]:
-    """An FGAC domain endpoint on a fresh osmem clone; the moto caller is its IAM master."""
-    clone = osmem_base.clone()
-    server = OpenSearchStandin(
-        clone.url,
-        master_password=MASTER_PASSWORD,
-        master_iam_arn=CALLER_ARN,
-        default_iam_arn=CALLER_ARN,
-        **options,
-    )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        clone.close()
-
-
-@pytest.fixture
-def standin(osmem_base: Any) -> Iterator[OpenSearchStandin]:
-    """An FGAC domain endpoint of this test's own."""
-    with fgac_domain(osmem_base, region=REGION) as server:
-        yield server
 
 
 @pytest.fixture

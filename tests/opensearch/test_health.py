@@ -1,4 +1,4 @@
-"""Status rows: per pipeline its index pattern, role-mapping entry and data freshness; never a crash."""
+"""Status rows: per pipeline its mis-mapped indices and data freshness; never a crash."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 from click.testing import CliRunner
 
 from logpipe.cli import main
-from logpipe.opensearch.health import freshness_rows
 from logpipe.pipelines import load
 from logpipe.sandbox.opensearch_standin import OpenSearchStandin
 from tests.opensearch.conftest import API, admin, up
@@ -18,6 +17,10 @@ from tests.opensearch.conftest import API, admin, up
 
 def iso(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def freshness_rows(ctx: Any, pipeline: str) -> list[dict[str, Any]]:
+    return [row for row in load(pipeline).health(ctx) if row["check"] == "freshness"]
 
 
 def test_freshness_counts_the_last_24_hours_and_reports_the_newest(
@@ -48,6 +51,7 @@ def test_missing_index_is_a_clear_unhealthy_row(os_run: Callable[..., Any], stan
         "detail": "no index matches waf-log-*: no data has arrived yet",
         "ok": False,
     }
+    assert [r["check"] for r in load("waf").health(os_run().ctx)] == ["freshness"]
 
 
 def test_only_old_data_is_unhealthy(os_run: Callable[..., Any], standin: OpenSearchStandin) -> None:
@@ -61,16 +65,41 @@ def test_only_old_data_is_unhealthy(os_run: Callable[..., Any], standin: OpenSea
     assert iso(old)[:16] in row["detail"]
 
 
-def test_misfiled_flowlog_index_is_reported_not_fatal(os_run: Callable[..., Any], standin: OpenSearchStandin) -> None:
+def test_misfiled_flowlog_index_is_named_with_its_repair_and_freshness_still_counts(
+    os_run: Callable[..., Any], standin: OpenSearchStandin
+) -> None:
     assert admin(standin, "POST", "/vpc-flowlog-old/_doc?refresh=true", {"start": 1418530010}).ok
     up(os_run())
     recent = iso(datetime.now(UTC) - timedelta(minutes=1))
     assert admin(standin, "POST", "/vpc-flowlog-new/_doc?refresh=true", {"start": recent}).ok
 
-    [row] = freshness_rows(os_run().ctx, "flowlog")
+    rows = load("flowlog").health(os_run().ctx)
 
-    assert row["value"] == "1 docs / 24h"
-    assert row["ok"] is False and "purge-flowlog" in row["detail"]
+    [mapping] = [r for r in rows if r["check"] == "mapping"]
+    assert mapping["ok"] is False
+    assert mapping["detail"].startswith("vpc-flowlog-old: start mapped as long, not date")
+    assert "logpipe opensearch repair flowlog" in mapping["detail"]
+    [row] = [r for r in rows if r["check"] == "freshness"]
+    assert row["value"] == "1 docs / 24h" and row["ok"] is True
+    assert "1 index(es) left out" in row["detail"]
+
+
+def test_every_pipeline_names_its_mis_mapped_indices(os_run: Callable[..., Any], standin: OpenSearchStandin) -> None:
+    """Not only flow logs: an index of each pipeline whose time field got a guessed type is named."""
+    wrong = {
+        "cloudtrail": ("cwl-2026.01.01", "eventTime"),
+        "dns": ("dns-log-2026-01-01", "query_timestamp"),
+        "waf": ("waf-log-2026-01-01", "timestamp"),
+        "securityhub": ("aws-securityhub-findings-logs-guardduty-2026-01-01", "CreatedAt"),
+    }
+    for index, field in wrong.values():
+        assert admin(standin, "POST", f"/{index}/_doc?refresh=true", {field: 1418530010}).ok
+    up(os_run())
+
+    for pipeline, (index, field) in wrong.items():
+        [row] = [r for r in load(pipeline).health(os_run().ctx) if r["check"] == "mapping"]
+        assert row["ok"] is False
+        assert row["detail"].startswith(f"{index}: {field} mapped as long, not date"), row
 
 
 def test_every_pipeline_reports_freshness_through_the_base_health(
@@ -78,37 +107,35 @@ def test_every_pipeline_reports_freshness_through_the_base_health(
 ) -> None:
     up(os_run())
 
-    rows = load("dns").health(os_run().ctx)
-
-    assert [r["check"] for r in rows if r["pipeline"] == "dns"] == ["freshness"]
+    for name in ("cloudtrail", "dns", "waf", "flowlog", "securityhub"):
+        rows = load(name).health(os_run().ctx)
+        assert "freshness" in [r["check"] for r in rows if r["pipeline"] == name]
 
 
 def test_unreachable_domain_gives_rows_not_a_crash(lab: dict[str, Any], make_run: Callable[..., Any]) -> None:
     run = make_run({"opensearch": {"endpoint_url": "http://127.0.0.1:9"}})
 
     [row] = freshness_rows(run.ctx, "dns")
-    rows = load("opensearch").health(run.ctx)
 
     assert row["ok"] is False and "cannot reach OpenSearch" in row["detail"]
-    assert rows and all(r["ok"] is False for r in rows)
 
 
-def test_opensearch_status_shows_patterns_mappings_and_freshness(
+def test_opensearch_status_shows_every_pipelines_pieces_and_freshness(
     os_run: Callable[..., Any], standin: OpenSearchStandin
 ) -> None:
     up(os_run())
-    # A writer role removed from the mapping by hand shows up as an unhealthy row.
-    admin(standin, "DELETE", f"{API}/rolesmapping/logpipe_writer")
+    # A writer role's mapping removed by hand shows up as a missing resource.
+    admin(standin, "DELETE", f"{API}/rolesmapping/logpipe-demogo-dns-writer")
 
     result = CliRunner().invoke(main, ["--config", str(os_run().options.config), "-o", "json", "opensearch", "status"])
 
     assert result.exit_code == 1
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     checks = {(r["pipeline"], r["check"]): r for r in report["health"]}
     for pipeline in ("cloudtrail", "dns", "waf", "flowlog", "securityhub"):
-        assert checks[(pipeline, "index pattern")]["ok"] is True
-        assert checks[(pipeline, "role mapping")]["value"] == "missing"
         assert checks[(pipeline, "freshness")]["value"] == "no index"
-    states = {r["kind"]: r["state"] for r in report["resources"]}
-    assert states["opensearch-role-mapping"] == "missing"
-    assert states["opensearch-index-pattern"] == "ok"
+    states = {(r["kind"], r["name"]): r["state"] for r in report["resources"]}
+    assert states[("opensearch-role-mapping", "dns")] == "missing"
+    assert states[("opensearch-role-mapping", "waf")] == "ok"
+    assert states[("opensearch-index-pattern", "logpipe-dns")] == "ok"
+    assert states[("opensearch-index-template", "logpipe-securityhub")] == "ok"

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from logpipe.opensearch import security
-from logpipe.pipelines.opensearch import writer_role_arns
+from logpipe import pipelines as registry
+from logpipe.pipelines.search import writer_role_arns
 from logpipe.sandbox.opensearch_standin import OpenSearchStandin
 from tests.opensearch.conftest import API, CALLER_ARN, admin, mapping, teardown, up
 
@@ -34,8 +34,12 @@ def seed_all_access(standin: OpenSearchStandin) -> dict[str, Any]:
     return found
 
 
+DNS_ROLE = "logpipe-demogo-dns-writer"
+CLOUDTRAIL_ROLE = "logpipe-demogo-cloudtrail-writer"
+
+
 def logpipe_arns(run: Any) -> set[str]:
-    return {arn for arns in writer_role_arns(run.ctx, include_disabled=True).values() for arn in arns}
+    return {arn for pipeline in registry.data_pipelines() for arn in writer_role_arns(run.ctx, pipeline)}
 
 
 def others_entries(found: dict[str, Any] | None, ours: set[str]) -> dict[str, list[str]]:
@@ -66,12 +70,12 @@ def test_all_access_mode_appends_and_teardown_restores_others(
     puts = [r for r in standin.requests if r.method == "PUT" and "rolesmapping" in r.path]
     assert not puts, "an existing mapping must be patched, never replaced"
 
-    teardown(os_run(config))
+    teardown(os_run(config), "all")
 
     assert mapping(standin, "all_access") == before
 
 
-def test_logpipe_writer_mode_creates_a_scoped_role_and_takes_lab_entries_out_of_all_access(
+def test_logpipe_writer_mode_gives_each_pipeline_a_scoped_role_and_takes_lab_entries_out_of_all_access(
     os_run: Callable[..., Any], standin: OpenSearchStandin
 ) -> None:
     seed_all_access(standin)
@@ -81,33 +85,43 @@ def test_logpipe_writer_mode_creates_a_scoped_role_and_takes_lab_entries_out_of_
 
     up(os_run())
 
-    role = admin(standin, "GET", f"{API}/roles/{security.WRITER_ROLE}").json()[security.WRITER_ROLE]
-    assert role["cluster_permissions"] == ["cluster_composite_ops", "cluster_monitor"]
-    [permission] = role["index_permissions"]
-    assert sorted(permission["index_patterns"]) == sorted(
-        ["cwl-*", "dns-log-*", "waf-log-*", "vpc-flowlog-*", "aws-securityhub-findings-logs*"]
-    )
-    assert "*" not in permission["allowed_actions"] and "indices_all" not in permission["allowed_actions"]
-    # Write, create and map its own indices, plus the read-only checks Firehose makes; no delete.
-    assert set(permission["allowed_actions"]) == {
-        "crud",
-        "indices:admin/create",
-        "indices:admin/mapping/put",
-        "indices:admin/mappings/get",
-        "indices_monitor",
+    expected = {
+        "cloudtrail": "cwl-*",
+        "dns": "dns-log-*",
+        "waf": "waf-log-*",
+        "flowlog": "vpc-flowlog-*",
+        "securityhub": "aws-securityhub-findings-logs*",
     }
-    writers = mapping(standin, security.WRITER_ROLE)
-    assert writers is not None and {DNS_WRITER, CLOUDTRAIL_WRITER} <= set(writers["backend_roles"])
+    for pipeline, pattern in expected.items():
+        name = f"logpipe-demogo-{pipeline}-writer"
+        role = admin(standin, "GET", f"{API}/roles/{name}").json()[name]
+        assert role["cluster_permissions"] == ["cluster_composite_ops", "cluster_monitor"]
+        [permission] = role["index_permissions"]
+        # Each pipeline's writers reach its own indices only.
+        assert permission["index_patterns"] == [pattern]
+        assert "*" not in permission["allowed_actions"] and "indices_all" not in permission["allowed_actions"]
+        # Write, create and map its own indices, plus the read-only checks Firehose makes; no delete.
+        assert set(permission["allowed_actions"]) == {
+            "crud",
+            "indices:admin/create",
+            "indices:admin/mapping/put",
+            "indices:admin/mappings/get",
+            "indices_monitor",
+        }
+    dns_writers = mapping(standin, DNS_ROLE)
+    assert dns_writers is not None and dns_writers["backend_roles"] == [DNS_WRITER]
+    cloudtrail_writers = mapping(standin, CLOUDTRAIL_ROLE)
+    assert cloudtrail_writers is not None and cloudtrail_writers["backend_roles"] == [CLOUDTRAIL_WRITER]
     all_access = mapping(standin, "all_access")
     assert all_access is not None
     assert DNS_WRITER not in all_access["backend_roles"]
     assert all_access["backend_roles"] == [CALLER_ARN, OTHER_TEAM]
     assert all_access["users"] == ["admin", "alice"] and all_access["hosts"] == ["10.0.0.7"]
 
-    teardown(os_run())
+    teardown(os_run(), "all")
 
-    assert mapping(standin, security.WRITER_ROLE) is None
-    assert admin(standin, "GET", f"{API}/roles/{security.WRITER_ROLE}").status_code == 404
+    assert mapping(standin, DNS_ROLE) is None
+    assert admin(standin, "GET", f"{API}/roles/{DNS_ROLE}").status_code == 404
     assert mapping(standin, "all_access") == all_access
 
 
@@ -126,46 +140,45 @@ def test_second_up_sends_no_write_to_aws_or_the_domain(os_run: Callable[..., Any
 
 def test_entry_removed_by_hand_is_planned_and_put_back(os_run: Callable[..., Any], standin: OpenSearchStandin) -> None:
     up(os_run())
-    found = mapping(standin, security.WRITER_ROLE)
+    found = mapping(standin, DNS_ROLE)
     assert found is not None
     index = found["backend_roles"].index(DNS_WRITER)
-    assert (
-        admin(
-            standin,
-            "PATCH",
-            f"{API}/rolesmapping/{security.WRITER_ROLE}",
-            [{"op": "remove", "path": f"/backend_roles/{index}"}],
-        ).status_code
-        == 200
-    )
+    ops = [{"op": "remove", "path": f"/backend_roles/{index}"}]
+    assert admin(standin, "PATCH", f"{API}/rolesmapping/{DNS_ROLE}", ops).status_code == 200
 
     run = os_run()
     items = run.engine.plan(run.declare(run.pipelines(("opensearch",))))
-    [item] = [i for i in items if i.resource.kind == "opensearch-role-mapping"]
-    assert item.action == "update"
-    assert DNS_WRITER in item.changes[security.WRITER_ROLE][1]
-    assert DNS_WRITER not in item.changes[security.WRITER_ROLE][0]
+    [item] = [i for i in items if i.resource.key == "opensearch-role-mapping:dns"]
+    # The pipeline's only entry is gone: its part of the mapping is missing and made again.
+    assert item.state == "missing" and item.action == "create"
     assert run.counter.summary()["write"] == 0
 
     up(os_run())
-    found = mapping(standin, security.WRITER_ROLE)
+    found = mapping(standin, DNS_ROLE)
     assert found is not None and DNS_WRITER in found["backend_roles"]
 
 
-def test_disabled_pipeline_loses_its_entry(os_run: Callable[..., Any], standin: OpenSearchStandin) -> None:
+def test_a_disabled_pipeline_keeps_its_entry_until_its_own_teardown(
+    os_run: Callable[..., Any], standin: OpenSearchStandin
+) -> None:
+    """Disabling a pipeline leaves it alone, as for its AWS resources; `teardown P` takes its entry out."""
     up(os_run())
     up(os_run({"pipelines": {"dns": {"enabled": False}}}))
+    found = mapping(standin, DNS_ROLE)
+    assert found is not None and found["backend_roles"] == [DNS_WRITER]
 
-    found = mapping(standin, security.WRITER_ROLE)
-    assert found is not None
-    assert DNS_WRITER not in found["backend_roles"] and CLOUDTRAIL_WRITER in found["backend_roles"]
+    teardown(os_run({"pipelines": {"dns": {"enabled": False}}}), "dns")
+
+    assert mapping(standin, DNS_ROLE) is None
+    cloudtrail = mapping(standin, CLOUDTRAIL_ROLE)
+    assert cloudtrail is not None and cloudtrail["backend_roles"] == [CLOUDTRAIL_WRITER]
 
 
 def test_writer_role_not_made_by_logpipe_is_a_conflict_and_left_alone(
     os_run: Callable[..., Any], standin: OpenSearchStandin
 ) -> None:
     theirs = {"description": "made by hand", "cluster_permissions": ["*"], "index_permissions": []}
-    assert admin(standin, "PUT", f"{API}/roles/{security.WRITER_ROLE}", theirs).status_code == 201
+    assert admin(standin, "PUT", f"{API}/roles/{DNS_ROLE}", theirs).status_code == 201
     standin.reset()
 
     run = os_run()
@@ -173,10 +186,10 @@ def test_writer_role_not_made_by_logpipe_is_a_conflict_and_left_alone(
     items = run.engine.plan(run.declare(pipes))
     from logpipe.errors import PreflightError
 
-    with pytest.raises(PreflightError, match="logpipe_writer"):
+    with pytest.raises(PreflightError, match=DNS_ROLE):
         run.engine.apply(items)
     assert standin.mutating_requests == []
 
-    teardown(os_run())
-    role = admin(standin, "GET", f"{API}/roles/{security.WRITER_ROLE}").json()[security.WRITER_ROLE]
+    teardown(os_run(), "all")
+    role = admin(standin, "GET", f"{API}/roles/{DNS_ROLE}").json()[DNS_ROLE]
     assert role["cluster_permissions"] == ["*"] and role["description"] == "made by hand"

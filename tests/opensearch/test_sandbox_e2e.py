@@ -56,17 +56,19 @@ def test_up_all_then_status_shows_patterns_and_mappings(sandbox: dict[str, Any],
 
     status = run_logpipe("--sandbox", "-o", "json", "status", env=env, cwd=tmp_path)
     report = json_out(status)
-    # No data flows in the sandbox, so freshness is honestly "no index" and status is degraded (1).
+    # Nothing was sent yet, so freshness is honestly "no index" and status is degraded (1).
     assert status.returncode == 1, status.stderr
     rows = {(r["pipeline"], r["check"]): r for r in report["health"]}
-    registered = [p for p in ("cloudtrail", "dns", "waf", "flowlog", "securityhub") if (p, "index pattern") in rows]
-    assert registered, report["health"]
-    for pipeline in registered:
-        assert rows[(pipeline, "index pattern")]["ok"] is True
-        assert rows[(pipeline, "role mapping")]["value"] == "ok", rows[(pipeline, "role mapping")]
+    pieces = {(r["kind"], r["name"]): r["state"] for r in report["resources"] if r["kind"].startswith("opensearch-")}
+    for pipeline in ("cloudtrail", "dns", "waf", "flowlog", "securityhub"):
         assert rows[(pipeline, "freshness")]["value"] == "no index"
-    states = {(r["kind"], r["state"]) for r in report["resources"] if r["pipeline"] == "opensearch"}
-    assert {state for _, state in states} <= {"ok", "external"}, states
+        assert pieces[("opensearch-index-pattern", f"logpipe-{pipeline}")] == "ok"
+        assert pieces[("opensearch-index-template", f"logpipe-{pipeline}")] == "ok"
+        assert pieces[("opensearch-role-mapping", pipeline)] == "ok"
+    assert set(pieces.values()) <= {"ok", "external"}, pieces
+    summary = {row["pipeline"]: row for row in report["pipelines"]}
+    assert summary["waf"]["ok"] == summary["waf"]["total"]
+    assert "freshness: no index" in summary["waf"]["problems"]
 
 
 def test_all_access_mode_keeps_an_administrators_entries_through_up_and_teardown(
@@ -99,10 +101,11 @@ def test_all_access_mode_keeps_an_administrators_entries_through_up_and_teardown
     during = get_mapping(sandbox, "all_access")
     assert during is not None and during["users"] == ["admin", "alice"]
     assert during["backend_roles"][0] == OTHER_TEAM and len(during["backend_roles"]) > 1
-    # Switching to all_access took logpipe's entries out of its own role's mapping.
-    writers = get_mapping(sandbox, "logpipe_writer")
-    assert writers is None or not writers["backend_roles"]
+    # Switching to all_access took logpipe's entries out of its own roles' mappings.
+    for pipeline in ("cloudtrail", "dns", "waf", "flowlog", "securityhub"):
+        writers = get_mapping(sandbox, f"logpipe-demogo-{pipeline}-writer")
+        assert writers is None or not writers["backend_roles"]
 
-    down = run_logpipe("--sandbox", "--config", str(config), "teardown", "--yes", "opensearch", env=env, cwd=tmp_path)
+    down = run_logpipe("--sandbox", "--config", str(config), "teardown", "--yes", "all", env=env, cwd=tmp_path)
     assert down.returncode == 0, down.stderr
     assert get_mapping(sandbox, "all_access") == before

@@ -8,10 +8,20 @@ from typing import Any
 import pytest
 import requests
 
+from logpipe import pipelines as registry
 from logpipe.errors import PreflightError
-from logpipe.opensearch.templates import INDEX_PATTERNS, TEMPLATE_NAMES
 from logpipe.sandbox.opensearch_standin import OpenSearchStandin
 from tests.opensearch.conftest import SAVED_OBJECTS, admin, teardown, up
+
+#: pipeline -> (index pattern, time field), as the README documents them.
+INDEX_PATTERNS = {
+    "cloudtrail": ("cwl-*", "eventTime"),
+    "dns": ("dns-log-*", "query_timestamp"),
+    "waf": ("waf-log-*", "timestamp"),
+    "flowlog": ("vpc-flowlog-*", "start"),
+    "securityhub": ("aws-securityhub-findings-logs*", "CreatedAt"),
+}
+TEMPLATE_NAMES = {pipeline: f"logpipe-{pipeline}" for pipeline in INDEX_PATTERNS}
 
 
 def saved_pattern(standin: OpenSearchStandin, pipeline: str, tenant: str | None = None) -> dict[str, Any] | None:
@@ -114,7 +124,7 @@ def test_teardown_removes_templates_and_patterns_but_keeps_data(
     up(os_run())
     assert admin(standin, "POST", "/cwl-2026.01.01/_doc?refresh=true", {"eventTime": "2026-01-01T00:00:00Z"}).ok
 
-    teardown(os_run())
+    teardown(os_run(), "all")
 
     for pipeline in INDEX_PATTERNS:
         assert saved_pattern(standin, pipeline) is None
@@ -128,13 +138,13 @@ def test_teardown_from_a_partial_state(os_run: Callable[..., Any], standin: Open
     admin(standin, "DELETE", f"{SAVED_OBJECTS}/index-pattern/logpipe-dns")
     admin(standin, "DELETE", f"/_index_template/{TEMPLATE_NAMES['waf']}")
 
-    items = teardown(os_run())
+    items = teardown(os_run(), "all")
 
     results = {i.resource.key: i.result or i.action for i in items}
     assert results["opensearch-index-pattern:logpipe-dns"] == "absent"
     assert results["opensearch-index-template:logpipe-waf"] == "absent"
     assert results["opensearch-index-pattern:logpipe-cloudtrail"] == "deleted"
-    again = teardown(os_run())
+    again = teardown(os_run(), "all")
     assert all(i.action in ("absent", "keep", "noop") for i in again if i.resource.kind != "opensearch-domain")
 
 
@@ -150,7 +160,6 @@ def test_renamed_and_unrotated_indices_get_matching_templates_patterns_and_role(
     os_run: Callable[..., Any], standin: OpenSearchStandin
 ) -> None:
     """A config that renames an index (or turns rotation off) is followed by every OpenSearch piece."""
-    from logpipe.opensearch.templates import configured_patterns
     from tests.opensearch.conftest import API
 
     overrides = {
@@ -160,8 +169,8 @@ def test_renamed_and_unrotated_indices_get_matching_templates_patterns_and_role(
         }
     }
     run = os_run(overrides)
-    assert configured_patterns(run.config)["dns"] == ("resolver", "query_timestamp")
-    assert configured_patterns(run.config)["waf"] == ("edge-waf-*", "timestamp")
+    assert patterns(run)["dns"] == ("resolver", "query_timestamp")
+    assert patterns(run)["waf"] == ("edge-waf-*", "timestamp")
     up(run)
 
     assert saved_pattern(standin, "dns") == {"title": "resolver", "timeFieldName": "query_timestamp"}
@@ -172,11 +181,19 @@ def test_renamed_and_unrotated_indices_get_matching_templates_patterns_and_role(
     assert admin(standin, "POST", "/resolver/_doc?refresh=true", {"query_timestamp": "2026-01-01T00:00:00Z"}).ok
     mapping = admin(standin, "GET", "/resolver/_mapping").json()["resolver"]["mappings"]
     assert mapping["properties"]["query_timestamp"]["type"] == "date"
-    role = admin(standin, "GET", f"{API}/roles/logpipe_writer").json()["logpipe_writer"]
-    assert {"resolver", "edge-waf-*"} <= set(role["index_permissions"][0]["index_patterns"])
+    for pipeline, pattern in (("dns", "resolver"), ("waf", "edge-waf-*")):
+        name = f"logpipe-demogo-{pipeline}-writer"
+        role = admin(standin, "GET", f"{API}/roles/{name}").json()[name]
+        assert role["index_permissions"][0]["index_patterns"] == [pattern]
+
+
+def patterns(run: Any) -> dict[str, tuple[str, str]]:
+    out = {}
+    for pipeline in registry.data_pipelines():
+        spec = pipeline.index(run.ctx)
+        out[pipeline.name] = (spec.pattern, spec.time_field)
+    return out
 
 
 def test_default_config_patterns_are_the_documented_ones(make_run: Callable[..., Any]) -> None:
-    from logpipe.opensearch.templates import configured_patterns
-
-    assert configured_patterns(make_run().config) == INDEX_PATTERNS
+    assert patterns(make_run()) == INDEX_PATTERNS

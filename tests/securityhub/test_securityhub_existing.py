@@ -72,6 +72,12 @@ def test_up_adds_routes_and_uses_their_services_as_they_are(theirs: dict[str, An
         "log-group",
         "log-stream",
         "s3-bucket",  # the shared backup bucket for failed documents, not a Config bucket
+        # The pipeline's own OpenSearch pieces.
+        "opensearch-access-policy",
+        "opensearch-index-template",
+        "opensearch-role",
+        "opensearch-role-mapping",
+        "opensearch-index-pattern",
     }
     assert [k for k, r in results.items() if r == "created" and k.startswith("s3-bucket:")] == [
         "s3-bucket:demogo-kdf-backup"

@@ -40,6 +40,7 @@ class Context:
         self.outputs: dict[str, dict[str, Any]] = {}
         self.owned: dict[str, bool] = {}
         self._lock = threading.RLock()
+        self._named_locks: dict[str, threading.Lock] = {}
         self._opensearch_factory = opensearch_factory
         self._opensearch: Any = None
 
@@ -117,6 +118,12 @@ class Context:
         if isinstance(value, tuple):
             return tuple(self.resolve(v) for v in value)
         return value
+
+    def serialized(self, name: str) -> threading.Lock:
+        """A lock for work that must not interleave in this run: resources that edit one remote
+        document by read-modify-write (several pipelines' entries in one role mapping)."""
+        with self._lock:
+            return self._named_locks.setdefault(name, threading.Lock())
 
     # data plane -------------------------------------------------------------
     @property

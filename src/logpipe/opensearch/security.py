@@ -13,14 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from logpipe.errors import LogpipeError
-from logpipe.opensearch.client import OpenSearchClient, path_part
+from logpipe.opensearch.client import DataPlane, path_part
 
-API = "/_plugins/_security/api"
-WRITER_ROLE = "logpipe_writer"
 ALL_ACCESS = "all_access"
-#: Every role logpipe may map its writers to (config opensearch.role_mapping); entries in the
-#: one not chosen are removed, so switching from the lab's all_access takes the wide grant away.
-MAPPING_ROLES = (WRITER_ROLE, ALL_ACCESS)
+#: opensearch.role_mapping value for "a scoped writer role per pipeline, made by logpipe".
+SCOPED_WRITER = "logpipe_writer"
 
 # What a writer needs and nothing more: _bulk (cluster_composite_ops holds indices:data/write/bulk),
 # index and overwrite documents (crud), create a daily index (indices:admin/create) and add fields
@@ -42,9 +39,15 @@ WRITER_INDEX_ACTIONS = [
 _MAPPING_FIELDS = ("users", "backend_roles", "and_backend_roles", "hosts")
 
 
+def writer_role_name(prefix: str, pipeline: str) -> str:
+    """One role per pipeline, so each pipeline's writers reach its own indices only, and one stack's
+    pipelines never share (or fight over) a role with another stack's on the same domain."""
+    return f"logpipe-{prefix}-{pipeline}-writer"
+
+
 def writer_role_body(patterns: list[str], prefix: str) -> dict[str, Any]:
     return {
-        "description": f"{owner_marker(prefix)}: lets logpipe's pipeline roles write their indices, nothing else",
+        "description": f"{owner_marker(prefix)}: lets a logpipe pipeline's roles write its indices, nothing else",
         "cluster_permissions": list(WRITER_CLUSTER_PERMISSIONS),
         "index_permissions": (
             [{"index_patterns": sorted(patterns), "allowed_actions": list(WRITER_INDEX_ACTIONS)}] if patterns else []
@@ -75,35 +78,32 @@ def role_view(role: dict[str, Any]) -> dict[str, Any]:
 
 
 # reads ---------------------------------------------------------------------------------
-def get_entity(client: OpenSearchClient, kind: str, name: str) -> dict[str, Any] | None:
+def get_entity(client: DataPlane, kind: str, name: str) -> dict[str, Any] | None:
     """One role / role mapping, or None when it does not exist (or is hidden)."""
-    reply = client.get(f"{API}/{kind}/{path_part(name)}", expect=(200, 404))
-    if reply.status == 404:
-        return None
-    body = reply.body or {}
-    return body.get(name)
+    body = client.security("GET", f"/{kind}/{path_part(name)}", missing=None)
+    return (body or {}).get(name)
 
 
-def get_mapping(client: OpenSearchClient, role: str) -> dict[str, Any] | None:
+def get_mapping(client: DataPlane, role: str) -> dict[str, Any] | None:
     return get_entity(client, "rolesmapping", role)
 
 
 # role ------------------------------------------------------------------------------------
-def put_role(client: OpenSearchClient, name: str, body: dict[str, Any]) -> None:
-    client.request("PUT", f"{API}/roles/{path_part(name)}", body=body)
+def put_role(client: DataPlane, name: str, body: dict[str, Any]) -> None:
+    client.security("PUT", f"/roles/{path_part(name)}", body=body)
 
 
-def delete_role(client: OpenSearchClient, name: str) -> None:
-    client.request("DELETE", f"{API}/roles/{path_part(name)}", expect=(200, 404))
+def delete_role(client: DataPlane, name: str) -> None:
+    client.security("DELETE", f"/roles/{path_part(name)}", missing=None)
 
 
 # mapping entries -----------------------------------------------------------------------------
-def add_backend_roles(client: OpenSearchClient, role: str, arns: list[str]) -> None:
+def add_backend_roles(client: DataPlane, role: str, arns: list[str]) -> None:
     """Append ``arns`` to ``role``'s mapping, keeping every user, backend role and host in it."""
     mapping = get_mapping(client, role)
     if mapping is None:
         # Nothing to preserve: a new mapping (the role itself must exist, or the plugin answers 404).
-        client.request("PUT", f"{API}/rolesmapping/{path_part(role)}", body={"backend_roles": sorted(arns)})
+        client.security("PUT", f"/rolesmapping/{path_part(role)}", body={"backend_roles": sorted(arns)})
         return
     present = list(mapping.get("backend_roles") or [])
     missing = [a for a in sorted(arns) if a not in present]
@@ -118,7 +118,7 @@ def add_backend_roles(client: OpenSearchClient, role: str, arns: list[str]) -> N
     _patch(client, role, ops)
 
 
-def remove_backend_roles(client: OpenSearchClient, role: str, arns: set[str], *, delete_if_empty: bool = False) -> None:
+def remove_backend_roles(client: DataPlane, role: str, arns: set[str], *, delete_if_empty: bool = False) -> None:
     """Remove exactly ``arns`` from ``role``'s mapping (by index, highest first); nothing else.
 
     ``delete_if_empty``: delete the mapping when nothing at all is left in it (logpipe's own role).
@@ -133,14 +133,14 @@ def remove_backend_roles(client: OpenSearchClient, role: str, arns: set[str], *,
         _patch(client, role, [{"op": "remove", "path": f"/backend_roles/{i}"} for i in sorted(indices, reverse=True)])
         mapping = _verify_kept(client, role, mapping, removed=arns)
     if delete_if_empty and not any(mapping.get(field) for field in _MAPPING_FIELDS):
-        client.request("DELETE", f"{API}/rolesmapping/{path_part(role)}", expect=(200, 404))
+        client.security("DELETE", f"/rolesmapping/{path_part(role)}", missing=None)
 
 
-def _patch(client: OpenSearchClient, role: str, ops: list[dict[str, Any]]) -> None:
-    client.request("PATCH", f"{API}/rolesmapping/{path_part(role)}", body=ops)
+def _patch(client: DataPlane, role: str, ops: list[dict[str, Any]]) -> None:
+    client.security("PATCH", f"/rolesmapping/{path_part(role)}", body=ops)
 
 
-def _verify_kept(client: OpenSearchClient, role: str, before: dict[str, Any], *, removed: set[str]) -> dict[str, Any]:
+def _verify_kept(client: DataPlane, role: str, before: dict[str, Any], *, removed: set[str]) -> dict[str, Any]:
     """Put back any backend role of others lost between our read and our patch (a concurrent edit
     can shift the indices a removal names); returns the mapping as it is now."""
     after = get_mapping(client, role) or {}

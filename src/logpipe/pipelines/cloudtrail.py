@@ -8,24 +8,30 @@ role and log group, the permission letting CloudWatch Logs invoke it, and the fi
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
-from typing import Any
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import Field, field_validator
 
-from logpipe.config import CloudTrailConfig
+from logpipe.config import LambdaSettings, PipelineSettings, check_bucket_name
 from logpipe.engine.context import Context
 from logpipe.engine.model import Ref, Resource
+from logpipe.lambdas.cloudtrail_indexer import FLAT_OBJECT_FIELDS
+from logpipe.opensearch import mappings as m
 from logpipe.pipelines import shared
-from logpipe.pipelines.base import Pipeline
-from logpipe.probes import cloudtrail_probe
+from logpipe.pipelines.base import BucketFailures, IndexSpec, LogGroupErrors, Pipeline, Probe
+from logpipe.pipelines.search import Row
 from logpipe.resources.cloudtrail_trail import CloudTrailTrail
 from logpipe.resources.iam_role import IamRole, allow, policy_document, service_trust
 from logpipe.resources.lambda_permission import LambdaPermission
 from logpipe.resources.log_group import LogGroup
 from logpipe.resources.s3_bucket import S3Bucket
 from logpipe.resources.subscription_filter import SubscriptionFilter
-from logpipe.verify import Probe
 
 INDEXER = "cloudtrail-indexer"
 LOGS_ROLE = "cloudtrail-logs-role"
@@ -36,6 +42,60 @@ _TRAIL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]$")
 _LOG_GROUP_NAME = re.compile(r"^[A-Za-z0-9_/.#-]{1,512}$")
 _FILTER_NAME = re.compile(r"^[^:*]{1,512}$")
 _INDEX_PREFIX = re.compile(r'^[a-z0-9][^A-Z\s\\/*?"<>|,#:]{0,200}$')
+MARKER_FIELD = "eventID"
+REPLACED_FIELD = "@replaced_id"
+
+
+class CloudTrailSettings(PipelineSettings):
+    trail_name: str | None = None
+    bucket: str | None = None
+    log_group: str | None = None
+    retention_days: Literal[
+        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
+    ] = 30
+    subscription_filter: str | None = None
+    index_prefix: str = "cwl"
+    max_bulk_bytes: Annotated[int, Field(ge=65536, le=100 * 1024 * 1024)] = 5 * 1024 * 1024
+    failed_prefix: str = "cloudtrail-failed/"
+    data_events: bool = True
+    indexer: LambdaSettings = LambdaSettings(memory_mb=512, timeout_seconds=300)
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, value: str | None) -> str | None:
+        return check_bucket_name(value)
+
+
+#: Types that matter in an indexed CloudTrail record (everything else: keyword). ``@``-fields are the
+#: indexer's (the shape of the console's LogsToElasticsearch function).
+FIELDS: dict[str, dict[str, Any]] = {
+    "eventTime": m.date(),
+    "@timestamp": m.date(),
+    "@message": {"type": "text"},
+    "@id": m.keyword(),
+    "@owner": m.keyword(),
+    "@log_group": m.keyword(),
+    "@log_stream": m.keyword(),
+    REPLACED_FIELD: m.keyword(),
+    MARKER_FIELD: m.keyword(),
+    # Not an IP: "ssm.amazonaws.com", "AWS Internal" occur (FORMAT_NOTES).
+    "sourceIPAddress": m.keyword(),
+    "errorMessage": m.text_and_keyword(),
+    "resources.ARN": m.keyword(),
+    "resources.accountId": m.keyword(),
+    "resources.type": m.keyword(),
+    "tlsDetails.tlsVersion": m.keyword(),
+    "tlsDetails.cipherSuite": m.keyword(),
+    "tlsDetails.clientProvidedHostHeader": m.keyword(),
+}
+
+#: Objects whose shape depends on the API called: ``requestParameters`` / ``responseElements`` /
+#: ``additionalEventData`` / ``serviceEventDetails`` differ per service and call (``responseElements``
+#: is ``{"ConsoleLogin": "Success"}`` for a sign-in, a credentials object for AssumeRole, null for
+#: DescribeInstances); ``insightDetails`` mixes integer and fractional averages;
+#: ``webIdFederationData`` carries provider claim names with dots and colons as keys. The indexer
+#: shapes them for the engine's flat_object mode; ``resources`` and ``tlsDetails`` are stable.
+VARIABLE: tuple[str, ...] = tuple(".".join(path) for path in FLAT_OBJECT_FIELDS)
 
 
 def trail_name(ctx: Context) -> str:
@@ -54,7 +114,7 @@ def filter_name(ctx: Context) -> str:
     return _settings(ctx).subscription_filter or ctx.name("cloudtrail")
 
 
-def _settings(ctx: Context) -> CloudTrailConfig:
+def _settings(ctx: Context) -> CloudTrailSettings:
     return ctx.config.pipelines.cloudtrail
 
 
@@ -112,11 +172,30 @@ def trail_bucket_policy(ctx: Context) -> dict[str, Any]:
     )
 
 
+def cloudtrail_record(ctx: Context, marker: str) -> dict[str, Any]:
+    """A CloudTrail record as CloudTrail writes it to the trail's log group."""
+    return {
+        "eventVersion": "1.11",
+        "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "logpipe.amazonaws.com",
+        "eventName": "Verify",
+        "awsRegion": ctx.region,
+        "sourceIPAddress": "logpipe",
+        "userAgent": "logpipe verify",
+        MARKER_FIELD: marker,
+        "eventType": "AwsApiCall",
+        "recipientAccountId": ctx.account_id,
+        "readOnly": True,
+        "managementEvent": True,
+    }
+
+
 class CloudTrailPipeline(Pipeline):
     name = "cloudtrail"
     summary = "CloudTrail trail → CloudWatch Logs → indexing Lambda → OpenSearch (cwl-*)"
+    settings = CloudTrailSettings
 
-    def resources(self, ctx: Context) -> list[Resource]:
+    def source_resources(self, ctx: Context) -> list[Resource]:
         settings = _settings(ctx)
         domain = shared.domain(ctx)
         backup = shared.backup_bucket(ctx)
@@ -154,6 +233,7 @@ class CloudTrailPipeline(Pipeline):
                 "MAX_BULK_BYTES": settings.max_bulk_bytes,
                 "FAILED_BUCKET": Ref(backup, "name"),
                 "FAILED_PREFIX": settings.failed_prefix,
+                "FLAT_OBJECT_MODE": Ref(domain, "flat_object_mode"),
             },
             statements=[shared.domain_write_statement(domain), allow("s3:PutObject", failed_objects)],
             description="logpipe: indexes CloudTrail records from CloudWatch Logs into OpenSearch",
@@ -222,17 +302,48 @@ class CloudTrailPipeline(Pipeline):
             )
         return problems
 
+    def index(self, ctx: Context) -> IndexSpec:
+        return IndexSpec(
+            pattern=f"{_settings(ctx).index_prefix}-*",
+            time_field="eventTime",
+            fields=FIELDS,
+            description="CloudTrail records indexed from CloudWatch Logs by logpipe",
+            variable=VARIABLE,
+            replaced_field=REPLACED_FIELD,
+        )
+
     def writer_role_names(self, ctx: Context) -> list[str]:
         return [f"{ctx.name(INDEXER)}-role"]
 
     def probes(self, ctx: Context) -> list[Probe]:
-        return [cloudtrail_probe(log_group_name(ctx), f"{_settings(ctx).index_prefix}-*")]
+        """A record written to the trail's log group, as CloudTrail itself does."""
+        group = log_group_name(ctx)
 
-    def health(self, ctx: Context) -> list[dict[str, Any]]:
-        """Data freshness in cwl-* (the base rows), plus whether the trail logs and reaches its log group."""
+        def send(ctx: Context, marker: str) -> None:
+            logs = ctx.aws.client("logs")
+            stream = f"{ctx.account_id}_CloudTrail_{ctx.region}_logpipe-verify"
+            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            logs.put_log_events(
+                logGroupName=group,
+                logStreamName=stream,
+                logEvents=[
+                    {"timestamp": int(time.time() * 1000), "message": json.dumps(cloudtrail_record(ctx, marker))}
+                ],
+            )
+
+        indexer = ctx.name(INDEXER)
+        errors = (
+            LogGroupErrors(f"/aws/lambda/{indexer}", f"function {indexer}", shared.LAMBDA_ERROR_PATTERN),
+            BucketFailures(ctx.config.backup_bucket_name, _settings(ctx).failed_prefix, f"function {indexer}"),
+        )
+        return [Probe(self.name, f"log group {group}", self.index(ctx).pattern, MARKER_FIELD, send, errors=errors)]
+
+    def health(self, ctx: Context) -> list[Row]:
+        """Mapping and freshness in cwl-* (the base rows), plus whether the trail logs and reaches its log group."""
         return [*super().health(ctx), *self._trail_health(ctx)]
 
-    def _trail_health(self, ctx: Context) -> list[dict[str, Any]]:
+    def _trail_health(self, ctx: Context) -> list[Row]:
         arn = ctx.arn("cloudtrail", f"trail/{trail_name(ctx)}")
         try:
             status = ctx.aws.client("cloudtrail").get_trail_status(Name=arn)

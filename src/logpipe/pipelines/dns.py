@@ -2,26 +2,71 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
+from logpipe.config import FirehoseSettings, PipelineSettings
 from logpipe.engine.context import Context
 from logpipe.engine.model import Ref, Resource
-from logpipe.pipelines.base import Pipeline
-from logpipe.pipelines.firehose import firehose_role_name, firehose_to_opensearch
-from logpipe.probes import firehose_probe, resolver_query
+from logpipe.opensearch import mappings as m
+from logpipe.pipelines.base import IndexSpec, Pipeline, Probe
+from logpipe.pipelines.firehose import firehose_probe, firehose_role_name, firehose_to_opensearch, index_pattern
 from logpipe.resources.resolver_query_log import ResolverQueryLogAssociation, ResolverQueryLogConfig
 from logpipe.resources.vpc import VpcRef
-from logpipe.verify import Probe
+
+MARKER_FIELD = "query_name"
+
+
+class DnsSettings(PipelineSettings):
+    vpc: str = "demogo-vpc"
+    stream_name: str | None = None
+    index: str = "dns-log"
+    firehose: FirehoseSettings = FirehoseSettings()
+
+
+#: Types that matter in a Resolver query log (everything else: keyword).
+FIELDS: dict[str, dict[str, Any]] = {
+    "query_timestamp": m.date(),
+    "srcaddr": m.ip(),
+    # A string in the logs ("56067"); numeric so port ranges can be queried.
+    "srcport": m.number("integer"),
+    # "1.100000": a version label, not a number.
+    "version": m.keyword(),
+    MARKER_FIELD: m.keyword(),
+}
 
 
 def stream_name(ctx: Context) -> str:
     return ctx.config.pipelines.dns.stream_name or ctx.name("dns")
 
 
+def resolver_query(ctx: Context, marker: str) -> dict[str, Any]:
+    """One Route 53 Resolver query-log entry (fields and types as the samples show)."""
+    return {
+        "version": "1.100000",
+        "account_id": ctx.account_id,
+        "region": ctx.region,
+        "vpc_id": "vpc-logpipeverify",
+        "query_timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "query_name": marker,
+        "query_type": "A",
+        "query_class": "IN",
+        "rcode": "NOERROR",
+        "answers": [],
+        "srcaddr": "10.0.0.10",
+        "srcport": "53000",
+        "transport": "UDP",
+        "srcids": {},
+    }
+
+
 class DnsPipeline(Pipeline):
     name = "dns"
     summary = "Route 53 Resolver query logs of a VPC into OpenSearch (index dns-log-*)"
+    settings = DnsSettings
 
-    def resources(self, ctx: Context) -> list[Resource]:
-        settings = ctx.config.pipelines.dns
+    def source_resources(self, ctx: Context) -> list[Resource]:
+        settings = self.section(ctx)
         parts = firehose_to_opensearch(
             ctx, stream_name=stream_name(ctx), index=settings.index, settings=settings.firehose, vended_logs=True
         )
@@ -34,9 +79,26 @@ class DnsPipeline(Pipeline):
         association = ResolverQueryLogAssociation(config, vpc_id=Ref(vpc, "id"))
         return [*parts.resources, vpc, config, association]
 
+    def index(self, ctx: Context) -> IndexSpec:
+        settings = self.section(ctx)
+        return IndexSpec(
+            pattern=index_pattern(settings.index, settings.firehose),
+            time_field="query_timestamp",
+            fields=FIELDS,
+            description="Route 53 Resolver query logs delivered by Firehose",
+        )
+
     def probes(self, ctx: Context) -> list[Probe]:
-        index = f"{ctx.config.pipelines.dns.index}*"
-        return [firehose_probe(self.name, stream_name(ctx), index, "query_name", resolver_query)]
+        probe = firehose_probe(
+            ctx,
+            self.name,
+            stream=stream_name(ctx),
+            index_pattern=self.index(ctx).pattern,
+            field=MARKER_FIELD,
+            record=resolver_query,
+            settings=self.section(ctx).firehose,
+        )
+        return [probe]
 
     def writer_role_names(self, ctx: Context) -> list[str]:
         return [firehose_role_name(stream_name(ctx))]

@@ -8,6 +8,8 @@ the stream's own log streams), the error log group, and the shared domain/bucket
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,7 @@ from logpipe.config import FirehoseSettings
 from logpipe.engine.context import Context
 from logpipe.engine.model import Ref, Resource
 from logpipe.pipelines import shared
+from logpipe.pipelines.base import BucketFailures, ErrorSource, LogGroupErrors, Probe
 from logpipe.resources.firehose_stream import (
     BACKUP_LOG_STREAM,
     DESTINATION_LOG_STREAM,
@@ -36,6 +39,12 @@ class FirehoseParts:
     stream: FirehoseStream  # outputs: "arn", "name"
     role: IamRole  # Firehose's role; outputs: "arn", "name"
     resources: list[Resource]  # everything to declare (role, stream, error log group, backup bucket, domain ref, ...)
+
+
+def index_pattern(index: str, settings: FirehoseSettings) -> str:
+    """The pattern matching every index a stream writes: Firehose appends ``-<period>`` when it
+    rotates; without rotation there is one index of exactly that name."""
+    return index if settings.index_rotation == "NoRotation" else f"{index}-*"
 
 
 def firehose_role_name(stream_name: str) -> str:
@@ -145,3 +154,39 @@ def domain_statements(domain_ref: OpenSearchDomainRef, index: str) -> list[dict[
             ],
         ),
     ]
+
+
+def delivery_errors(
+    ctx: Context, stream_name: str, settings: FirehoseSettings, transform: str = ""
+) -> tuple[ErrorSource, ...]:
+    """Where a stream's failures show: its error log group, its prefix of the backup bucket (documents
+    OpenSearch refused, records the processor failed), and the processor Lambda's own log group."""
+    found: list[ErrorSource] = [
+        BucketFailures(ctx.config.backup_bucket_name, backup_prefix(stream_name), f"Firehose stream {stream_name}")
+    ]
+    if settings.error_logging:
+        found.append(LogGroupErrors(firehose_log_group_name(stream_name), f"Firehose stream {stream_name}"))
+    if transform:
+        found.append(LogGroupErrors(f"/aws/lambda/{transform}", f"function {transform}", shared.LAMBDA_ERROR_PATTERN))
+    return tuple(found)
+
+
+def firehose_probe(
+    ctx: Context,
+    pipeline: str,
+    *,
+    stream: str,
+    index_pattern: str,
+    field: str,
+    record: Callable[[Context, str], dict[str, Any]],
+    settings: FirehoseSettings,
+    transform: str = "",
+) -> Probe:
+    """A test record put into ``stream`` (Direct PUT, as the source itself does)."""
+
+    def send(ctx: Context, marker: str) -> None:
+        data = json.dumps(record(ctx, marker), separators=(",", ":")).encode()
+        ctx.aws.client("firehose").put_record(DeliveryStreamName=stream, Record={"Data": data})
+
+    errors = delivery_errors(ctx, stream, settings, transform)
+    return Probe(pipeline, f"Firehose stream {stream}", index_pattern, field, send, errors=errors)

@@ -1,99 +1,39 @@
-"""The OpenSearch side: access policy, writer role and mappings, index templates, index patterns.
+"""The OpenSearch side as a target: the domain-wide parts, and every pipeline's pieces shown together.
 
-Runs after the pipelines (``all`` puts it last): it maps the IAM roles they name in
-``writer_role_names`` and prepares the indices their data lands in.
+The domain access policy mode is domain-wide. Index templates, writer roles and mappings and index
+patterns belong to the pipelines (each declares its own, see ``pipelines.search``); this target
+declares them too, so ``up opensearch`` prepares the domain for every enabled pipeline and
+``status opensearch`` lists them side by side. The engine merges declarations by key, so each is
+made once however many targets declare it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
 from logpipe.engine.context import Context
 from logpipe.engine.model import Resource
-from logpipe.opensearch import health as os_health
-from logpipe.opensearch import security
-from logpipe.opensearch.templates import INDEX_PATTERNS, configured_patterns, index_template
-from logpipe.pipelines import shared
+from logpipe.pipelines import search, shared
 from logpipe.pipelines.base import Pipeline
-from logpipe.resources.index_pattern import IndexPattern
-from logpipe.resources.index_template import IndexTemplate
-from logpipe.resources.opensearch_access_policy import OpenSearchAccessPolicy
-from logpipe.resources.opensearch_role import OpenSearchRole
-from logpipe.resources.opensearch_role_mapping import OpenSearchRoleMapping
-
-NAME = "opensearch"
+from logpipe.pipelines.search import Row
 
 
-def data_pipelines(ctx: Context, *, include_disabled: bool = False) -> list[str]:
-    """The log pipelines whose indices logpipe prepares (enabled in the config, in display order)."""
-    out = []
-    for name in INDEX_PATTERNS:
-        section = getattr(ctx.config.pipelines, name, None)
-        if include_disabled or bool(getattr(section, "enabled", True)):
-            out.append(name)
-    return out
-
-
-def writer_role_arns(ctx: Context, *, include_disabled: bool = False) -> dict[str, list[str]]:
-    """pipeline -> ARNs of its IAM roles that write to OpenSearch, for every registered pipeline."""
-    from logpipe import pipelines as registry
-
-    out: dict[str, list[str]] = {}
-    for name in registry.available():
-        if name == NAME:
-            continue
-        pipeline = registry.load(name)
-        if not include_disabled and not pipeline.enabled(ctx):
-            continue
-        out[name] = [
-            f"arn:{ctx.partition}:iam::{ctx.account_id}:role/{role}" for role in pipeline.writer_role_names(ctx)
-        ]
-    return out
-
-
-class OpenSearchPipeline(Pipeline):
-    name = NAME
+class OpenSearchSide(Pipeline):
+    name = "opensearch"
     summary = "access policy, role mappings, index templates and index patterns on the domain"
+    carries_data: ClassVar[bool] = False
+
+    def __init__(self, data_pipelines: list[Pipeline] | None = None) -> None:
+        self.data_pipelines = data_pipelines or []
 
     def enabled(self, ctx: Context) -> bool:
         return True
 
     def resources(self, ctx: Context) -> list[Resource]:
-        config = ctx.config.opensearch
-        the_domain = shared.domain(ctx)
-        access = OpenSearchAccessPolicy(the_domain)
-        # Everything inside the domain waits for the access policy that lets logpipe's calls in.
-        after = (access,)
-        out: list[Resource] = [the_domain, access]
-        pipelines = data_pipelines(ctx)
-        patterns = configured_patterns(ctx.config)
-        for pipeline in pipelines:
-            name, body = index_template(pipeline, patterns[pipeline][0])
-            out.append(IndexTemplate(name, body, the_domain, after=after))
-        wanted = writer_role_arns(ctx)
-        managed = writer_role_arns(ctx, include_disabled=True)
-        mapping_after: tuple[Resource, ...] = after
-        if config.role_mapping == security.WRITER_ROLE:
-            role = OpenSearchRole(
-                security.WRITER_ROLE,
-                index_patterns=[patterns[p][0] for p in pipelines],
-                domain=the_domain,
-                after=after,
-            )
-            out.append(role)
-            mapping_after = (*after, role)
-        out.append(
-            OpenSearchRoleMapping(
-                config.role_mapping,
-                backend_roles=[arn for arns in wanted.values() for arn in arns],
-                managed=[arn for arns in managed.values() for arn in arns],
-                domain=the_domain,
-                after=mapping_after,
-            )
-        )
-        for pipeline in pipelines:
-            title, time_field = patterns[pipeline]
-            out.append(IndexPattern(pipeline, title=title, time_field=time_field, domain=the_domain, after=after))
+        out: list[Resource] = [shared.domain(ctx), search.access_policy(ctx)]
+        for pipeline in self.data_pipelines:
+            if pipeline.enabled(ctx):
+                out += search.pieces(ctx, pipeline).resources
         return out
 
     def checks(self, ctx: Context) -> list[str]:
@@ -107,5 +47,5 @@ class OpenSearchPipeline(Pipeline):
             )
         return problems
 
-    def health(self, ctx: Context) -> list[dict[str, Any]]:
-        return os_health.opensearch_rows(ctx, data_pipelines(ctx), writer_role_arns(ctx))
+    def health(self, ctx: Context) -> list[Row]:
+        return []

@@ -11,14 +11,19 @@ put records into that stream only.
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from logpipe.config import SecurityHubConfig
+from pydantic import Field, field_validator
+
+from logpipe.config import FirehoseSettings, LambdaSettings, PipelineSettings
 from logpipe.engine.context import Context
 from logpipe.engine.model import Ref, Resource
+from logpipe.opensearch import mappings as m
 from logpipe.pipelines import shared
-from logpipe.pipelines.base import Pipeline
-from logpipe.pipelines.firehose import firehose_role_name, firehose_to_opensearch
-from logpipe.probes import firehose_probe, securityhub_event
+from logpipe.pipelines.base import IndexSpec, Pipeline, Probe
+from logpipe.pipelines.firehose import firehose_probe, firehose_role_name, firehose_to_opensearch
 from logpipe.resources.config_recorder import (
     ConfigDeliveryBucket,
     ConfigDeliveryChannel,
@@ -31,7 +36,6 @@ from logpipe.resources.guardduty import GuardDutyDetector
 from logpipe.resources.iam_role import IamRole, allow, policy_document
 from logpipe.resources.security_hub import SecurityHub, SecurityHubStandard, standards_arn
 from logpipe.securityhub_patterns import findings_pattern, product_arn, product_arn_problem, product_key
-from logpipe.verify import Probe
 
 TRANSFORM_NAME = "securityhub-transform"
 TARGET_ID = "firehose"
@@ -39,9 +43,72 @@ _NAME_MAX = 64  # Firehose stream, EventBridge rule and IAM role names
 _EVENTS_ROLE_SUFFIX = "-events"
 _INDEX = re.compile(r'^[a-z0-9][^A-Z\s\\/*?"<>|,#:]{0,200}$')
 _MANAGED_RULE = re.compile(r"^[A-Z0-9_]{1,128}$")
+MARKER_FIELD = "Id"
+
+DEFAULT_CONFIG_RULES = (
+    "CLOUD_TRAIL_ENABLED",
+    "ROOT_ACCOUNT_MFA_ENABLED",
+    "IAM_PASSWORD_POLICY",
+    "IAM_ROOT_ACCESS_KEY_CHECK",
+    "MFA_ENABLED_FOR_IAM_CONSOLE_ACCESS",
+    "S3_BUCKET_PUBLIC_READ_PROHIBITED",
+    "S3_BUCKET_PUBLIC_WRITE_PROHIBITED",
+    "S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED",
+    "RESTRICTED_INCOMING_TRAFFIC",
+    "INCOMING_SSH_DISABLED",
+    "VPC_FLOW_LOGS_ENABLED",
+    "GUARDDUTY_ENABLED_CENTRALIZED",
+    "ENCRYPTED_VOLUMES",
+    "RDS_STORAGE_ENCRYPTED",
+)
 
 
-def _settings(ctx: Context) -> SecurityHubConfig:
+class SecurityHubSettings(PipelineSettings):
+    products: Annotated[list[str], Field(min_length=1)] = ["guardduty", "config"]
+    index_prefix: str = "aws-securityhub-findings-logs"
+    enable_default_standards: bool = True
+    standards: list[str] = []
+    config_rules: list[str] = list(DEFAULT_CONFIG_RULES)
+    finding_publishing_frequency: Literal["FIFTEEN_MINUTES", "ONE_HOUR", "SIX_HOURS"] = "FIFTEEN_MINUTES"
+    firehose: FirehoseSettings = FirehoseSettings()
+    transform: LambdaSettings = LambdaSettings()
+
+    @field_validator("products")
+    @classmethod
+    def _products(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not (re.fullmatch(r"[a-z0-9-]+", item) or item.startswith("arn:")):
+                raise ValueError(f"a product short name (guardduty, config, inspector, ...) or ARN, got {item!r}")
+        if len(set(value)) != len(value):
+            raise ValueError("each product once")
+        return value
+
+
+#: Types that matter in an ASFF finding (everything else: keyword).
+FIELDS: dict[str, dict[str, Any]] = {
+    "CreatedAt": m.date(),
+    "UpdatedAt": m.date(),
+    "FirstObservedAt": m.date(),
+    "LastObservedAt": m.date(),
+    "ProcessedAt": m.date(),
+    "@event.time": m.date(),
+    MARKER_FIELD: m.keyword(),
+    "Title": m.text_and_keyword(),
+    "Description": m.text_and_keyword(),
+    # 2 for one GuardDuty finding, 5.5 for another: float, not whatever came first.
+    "Severity.Product": m.number("float"),
+    "Severity.Normalized": m.number("integer"),
+    "Confidence": m.number("integer"),
+    "Criticality": m.number("integer"),
+}
+
+#: ``ProductFields`` and ``UserDefinedFields`` are free maps whose keys contain "/" and ":";
+#: ``Resources.Details`` has one sub-object per resource type (hundreds of types, thousands of fields:
+#: the default 1000-field limit would be hit); ``Resources.Tags`` keys are the customer's tag names.
+VARIABLE: tuple[str, ...] = ("ProductFields", "UserDefinedFields", "Resources.Details", "Resources.Tags")
+
+
+def _settings(ctx: Context) -> SecurityHubSettings:
     return ctx.config.pipelines.securityhub
 
 
@@ -85,11 +152,45 @@ def events_role(ctx: Context, name: str, stream_arn: Ref) -> IamRole:
     )
 
 
+def securityhub_event(ctx: Context, marker: str, product_arn: str) -> dict[str, Any]:
+    """A ``Security Hub Findings - Imported`` event carrying one minimal ASFF finding."""
+    now = datetime.now(UTC)
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    finding = {
+        "SchemaVersion": "2018-10-08",
+        "Id": marker,
+        "ProductArn": product_arn,
+        "GeneratorId": "logpipe-verify",
+        "AwsAccountId": ctx.account_id,
+        "Types": ["Software and Configuration Checks/logpipe verify"],
+        "CreatedAt": stamp,
+        "UpdatedAt": stamp,
+        "Severity": {"Label": "INFORMATIONAL", "Normalized": 0},
+        "Title": "logpipe verify test finding",
+        "Description": "A test record sent by `logpipe verify`; safe to ignore.",
+        "Resources": [{"Type": "Other", "Id": "logpipe-verify"}],
+        "RecordState": "ACTIVE",
+        "ProductFields": {"logpipe/verify": "true"},
+    }
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Security Hub Findings - Imported",
+        "source": "aws.securityhub",
+        "account": ctx.account_id,
+        "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": ctx.region,
+        "resources": [f"{product_arn}/{marker}"],
+        "detail": {"findings": [finding]},
+    }
+
+
 class SecurityHubPipeline(Pipeline):
     name = "securityhub"
     summary = "AWS Config + GuardDuty → Security Hub → EventBridge → Firehose → OpenSearch"
+    settings = SecurityHubSettings
 
-    def resources(self, ctx: Context) -> list[Resource]:
+    def source_resources(self, ctx: Context) -> list[Resource]:
         settings = _settings(ctx)
         out: list[Resource] = [*self._config(ctx, settings)]
 
@@ -110,6 +211,7 @@ class SecurityHubPipeline(Pipeline):
             TRANSFORM_NAME,
             module="securityhub_transform",
             settings=settings.transform,
+            environment={"FLAT_OBJECT_MODE": Ref(shared.domain(ctx), "flat_object_mode")},
             description="logpipe: Security Hub finding event to one ASFF document for OpenSearch",
         )
         out += [log_group, role, function]
@@ -134,7 +236,7 @@ class SecurityHubPipeline(Pipeline):
             out += [*parts.resources, target_role, rule, target]
         return out
 
-    def _config(self, ctx: Context, settings: SecurityHubConfig) -> list[Resource]:
+    def _config(self, ctx: Context, settings: SecurityHubSettings) -> list[Resource]:
         recorder = ConfigRecorder(recorder_name(ctx))
         bucket_name = config_bucket_name(ctx)
         bucket = ConfigDeliveryBucket(
@@ -187,16 +289,33 @@ class SecurityHubPipeline(Pipeline):
                 )
         return problems
 
+    def index(self, ctx: Context) -> IndexSpec:
+        return IndexSpec(
+            pattern=f"{_settings(ctx).index_prefix}*",
+            time_field="CreatedAt",
+            fields=FIELDS,
+            description="Security Hub ASFF findings delivered by EventBridge and Firehose",
+            variable=VARIABLE,
+        )
+
     def probes(self, ctx: Context) -> list[Probe]:
+        settings = _settings(ctx)
         out = []
-        for product in _settings(ctx).products:
+        for product in settings.products:
             arn = product_arn(product, partition=ctx.partition, region=ctx.region)
 
-            def record(ctx: Context, marker: str, arn: str = arn) -> dict:
+            def record(ctx: Context, marker: str, arn: str = arn) -> dict[str, Any]:
                 return securityhub_event(ctx, marker, arn)
 
             probe = firehose_probe(
-                self.name, product_name(ctx, product), f"{product_index(ctx, product)}*", "Id", record
+                ctx,
+                self.name,
+                stream=product_name(ctx, product),
+                index_pattern=f"{product_index(ctx, product)}*",
+                field=MARKER_FIELD,
+                record=record,
+                settings=settings.firehose,
+                transform=ctx.name(TRANSFORM_NAME),
             )
             out.append(probe)
         return out

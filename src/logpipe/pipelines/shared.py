@@ -14,6 +14,9 @@ from logpipe.resources.opensearch_domain import OpenSearchDomainRef
 from logpipe.resources.s3_bucket import S3Bucket
 
 LAMBDA_LOG_RETENTION_DAYS = 30
+# What a failed invocation leaves in a Lambda's log group (an uncaught error, a timeout), and the
+# handlers' own warnings about records they could not use); a CloudWatch Logs filter pattern.
+LAMBDA_ERROR_PATTERN = '?"[ERROR]" ?"[WARNING]" ?"Task timed out"'
 
 
 def domain(ctx: Context) -> Resource:

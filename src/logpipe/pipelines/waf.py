@@ -2,31 +2,97 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any, Literal
+
+from pydantic import field_validator
+
+from logpipe.config import FirehoseSettings, LambdaSettings, PipelineSettings
 from logpipe.engine.context import Context
 from logpipe.engine.model import Resource
+from logpipe.opensearch import mappings as m
 from logpipe.pipelines import shared
-from logpipe.pipelines.base import Pipeline
-from logpipe.pipelines.firehose import firehose_role_name, firehose_to_opensearch
-from logpipe.probes import firehose_probe, waf_log
+from logpipe.pipelines.base import IndexSpec, Pipeline, Probe
+from logpipe.pipelines.firehose import firehose_probe, firehose_role_name, firehose_to_opensearch, index_pattern
 from logpipe.resources.waf_logging import WafLogging, WebAclRef, parse_web_acl_arn
-from logpipe.verify import Probe
 
 # AWS WAF only logs to destinations whose name starts with this.
 STREAM_PREFIX = "aws-waf-logs-"
 # The lab's function name (it converts the epoch-millisecond timestamp).
 TRANSFORM_NAME = "waf-log-to-opensearch"
+MARKER_FIELD = "httpRequest.requestId"
+
+
+class WafSettings(PipelineSettings):
+    web_acl: str = "demogo-webacl"
+    scope: Literal["REGIONAL", "CLOUDFRONT"] = "REGIONAL"
+    stream_name: str | None = None
+    index: str = "waf-log"
+    firehose: FirehoseSettings = FirehoseSettings()
+    transform: LambdaSettings = LambdaSettings()
+
+    @field_validator("stream_name")
+    @classmethod
+    def _waf_prefix(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(STREAM_PREFIX):
+            raise ValueError(f"a Firehose stream name starting with '{STREAM_PREFIX}' (AWS WAF refuses any other)")
+        return value
+
+
+#: Types that matter in a WAF log (everything else: keyword). The transform makes ``timestamp``
+#: (epoch milliseconds) ISO 8601; the raw number would still parse as epoch_millis.
+FIELDS: dict[str, dict[str, Any]] = {
+    "timestamp": m.date(),
+    "httpRequest.clientIp": m.ip(),
+    MARKER_FIELD: m.keyword(),
+    "formatVersion": m.number("integer"),
+    "responseCodeSent": m.number("integer"),
+    # Epoch seconds beside the millisecond timestamp; kept a number, not a second time field.
+    "captchaResponse.solveTimestamp": m.number(),
+    "captchaResponse.responseCode": m.number("integer"),
+    "challengeResponse.solveTimestamp": m.number(),
+    "challengeResponse.responseCode": m.number("integer"),
+}
 
 
 def stream_name(ctx: Context) -> str:
     return ctx.config.pipelines.waf.stream_name or f"{STREAM_PREFIX}{ctx.prefix}"
 
 
+def waf_log(ctx: Context, marker: str) -> dict[str, Any]:
+    """One AWS WAF log record; ``timestamp`` is epoch milliseconds, as WAF writes it."""
+    return {
+        "timestamp": int(time.time() * 1000),
+        "formatVersion": 1,
+        "webaclId": f"arn:{ctx.partition}:wafv2:{ctx.region}:{ctx.account_id}:regional/webacl/logpipe-verify/0",
+        "terminatingRuleId": "Default_Action",
+        "terminatingRuleType": "REGULAR",
+        "action": "ALLOW",
+        "httpSourceName": "ALB",
+        "httpSourceId": "logpipe-verify",
+        "ruleGroupList": [],
+        "rateBasedRuleList": [],
+        "nonTerminatingMatchingRules": [],
+        "httpRequest": {
+            "clientIp": "198.51.100.10",
+            "country": "KR",
+            "headers": [{"name": "Host", "value": "logpipe.invalid"}],
+            "uri": "/logpipe-verify",
+            "args": "",
+            "httpVersion": "HTTP/1.1",
+            "httpMethod": "GET",
+            MARKER_FIELD.split(".")[1]: marker,
+        },
+    }
+
+
 class WafPipeline(Pipeline):
     name = "waf"
     summary = "AWS WAF web ACL logs into OpenSearch (index waf-log-*)"
+    settings = WafSettings
 
-    def resources(self, ctx: Context) -> list[Resource]:
-        settings = ctx.config.pipelines.waf
+    def source_resources(self, ctx: Context) -> list[Resource]:
+        settings = self.section(ctx)
         log_group, role, function = shared.lambda_function(
             ctx,
             TRANSFORM_NAME,
@@ -41,8 +107,17 @@ class WafPipeline(Pipeline):
         logging = WafLogging(web_acl, stream=parts.stream)
         return [log_group, role, function, *parts.resources, web_acl, logging]
 
+    def index(self, ctx: Context) -> IndexSpec:
+        settings = self.section(ctx)
+        return IndexSpec(
+            pattern=index_pattern(settings.index, settings.firehose),
+            time_field="timestamp",
+            fields=FIELDS,
+            description="AWS WAF logs delivered by Firehose (timestamp made ISO 8601)",
+        )
+
     def checks(self, ctx: Context) -> list[str]:
-        settings = ctx.config.pipelines.waf
+        settings = self.section(ctx)
         problems = []
         name = stream_name(ctx)
         if not name.startswith(STREAM_PREFIX):
@@ -63,8 +138,18 @@ class WafPipeline(Pipeline):
         return problems
 
     def probes(self, ctx: Context) -> list[Probe]:
-        index = f"{ctx.config.pipelines.waf.index}*"
-        return [firehose_probe(self.name, stream_name(ctx), index, "httpRequest.requestId", waf_log)]
+        settings = self.section(ctx)
+        probe = firehose_probe(
+            ctx,
+            self.name,
+            stream=stream_name(ctx),
+            index_pattern=self.index(ctx).pattern,
+            field=MARKER_FIELD,
+            record=waf_log,
+            settings=settings.firehose,
+            transform=ctx.name(TRANSFORM_NAME),
+        )
+        return [probe]
 
     def writer_role_names(self, ctx: Context) -> list[str]:
         return [firehose_role_name(stream_name(ctx))]

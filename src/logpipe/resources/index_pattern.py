@@ -7,7 +7,7 @@ from typing import Any
 from logpipe.engine.context import Context
 from logpipe.engine.model import Observed, Resource
 from logpipe.opensearch.client import path_part
-from logpipe.opensearch.resource_base import DataPlaneResource
+from logpipe.resources.data_plane import DataPlaneResource
 
 TYPE = "index-pattern"
 ID_PREFIX = "logpipe-"
@@ -40,10 +40,10 @@ class IndexPattern(DataPlaneResource):
         return {"title": self.title, "timeFieldName": self.time_field}
 
     def read_inside(self, ctx: Context) -> Observed | None:
-        reply = self.client(ctx).dashboards("GET", self._path(), expect=(200, 404))
-        if reply.status == 404:
+        found = self.client(ctx).dashboards("GET", self._path(), missing=None)
+        if found is None:
             return None
-        attributes = (reply.body or {}).get("attributes") or {}
+        attributes = found.get("attributes") or {}
         props = {"title": attributes.get("title"), "timeFieldName": attributes.get("timeFieldName")}
         tenant = ctx.config.opensearch.tenant
         note = f"{props['title']} by {props['timeFieldName']}" + (f" in tenant {tenant}" if tenant else "")
@@ -51,13 +51,13 @@ class IndexPattern(DataPlaneResource):
 
     def create(self, ctx: Context, desired: dict[str, Any]) -> dict[str, Any]:
         # Without overwrite=true Dashboards answers 409 if the id appeared since the plan: reported, not clobbered.
-        self.client(ctx).dashboards("POST", self._path(), body={"attributes": desired}, expect=(200,))
+        self.client(ctx).dashboards("POST", self._path(), body={"attributes": desired})
         return {"id": self.name}
 
     def update(self, ctx: Context, observed: Observed, desired: dict[str, Any], changes: dict) -> None:
         # PUT merges the given attributes: the cached field list and formats someone set are kept.
-        self.client(ctx).dashboards("PUT", self._path(), body={"attributes": desired}, expect=(200,))
+        self.client(ctx).dashboards("PUT", self._path(), body={"attributes": desired})
         return None
 
     def delete(self, ctx: Context, observed: Observed) -> None:
-        self.client(ctx).dashboards("DELETE", self._path(), expect=(200, 404))
+        self.client(ctx).dashboards("DELETE", self._path(), missing=None)

@@ -6,12 +6,10 @@ import copy
 from typing import Any
 
 from logpipe.engine.context import Context
-from logpipe.engine.model import Observed, Resource
+from logpipe.engine.model import UNKNOWN, Observed, Ref, Resource
 from logpipe.opensearch.client import path_part
-from logpipe.opensearch.resource_base import DataPlaneResource
-
-OWNER_KEY = "managed-by"
-OWNER_VALUE = "logpipe"
+from logpipe.opensearch.mappings import FLAT_OBJECT_MODES, OWNER_KEY, OWNER_VALUE, flat_object_mode
+from logpipe.resources.data_plane import DataPlaneResource
 
 
 def _view(template: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any]:
@@ -28,35 +26,63 @@ def _view(template: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any]:
 
 
 class IndexTemplate(DataPlaneResource):
-    """Types each pipeline's fields (its time field as ``date``) from the first document of every index."""
+    """Types a pipeline's fields (its time field as ``date``) from the first document of every index.
+
+    ``bodies``: the template body for each flat_object mode; the domain's engine version picks one.
+    """
 
     kind = "opensearch-index-template"
 
-    def __init__(self, name: str, body: dict[str, Any], domain: Resource, *, after: tuple[Resource, ...] = ()) -> None:
+    def __init__(
+        self, name: str, bodies: dict[str, dict[str, Any]], domain: Resource, *, after: tuple[Resource, ...] = ()
+    ) -> None:
         super().__init__(name, domain, after=after)
-        self.body = copy.deepcopy(body)
+        assert set(bodies) == set(FLAT_OBJECT_MODES), "one body per flat_object mode"
+        self.bodies = copy.deepcopy(bodies)
+        self.engine_version = Ref(domain, "engine_version")
 
     def describe(self) -> str:
-        return f"index template {self.name} for {', '.join(self.body.get('index_patterns', []))}"
+        patterns = self.bodies["native"].get("index_patterns", [])
+        return f"index template {self.name} for {', '.join(patterns)}"
+
+    def mode(self, ctx: Context) -> str | None:
+        """The flat_object mode of this run's domain (UsageError for an engine logpipe does not support)."""
+        version = ctx.resolve(self.engine_version)
+        return None if version is UNKNOWN else flat_object_mode(version)
+
+    def body(self, ctx: Context) -> Any:
+        mode = self.mode(ctx)
+        return UNKNOWN if mode is None else copy.deepcopy(self.bodies[mode])
 
     def desired(self, ctx: Context) -> dict[str, Any]:
-        return {"template": copy.deepcopy(self.body)}
+        return {"template": self.body(ctx)}
 
     def read_inside(self, ctx: Context) -> Observed | None:
-        reply = self.client(ctx).get(f"/_index_template/{path_part(self.name)}", expect=(200, 404))
-        if reply.status == 404:
-            return None
-        found = next(
-            (t["index_template"] for t in (reply.body or {}).get("index_templates", []) if t.get("name") == self.name),
+        mode = self.mode(ctx)  # refuses an unsupported engine before anything is read or written
+        found = self.client(ctx).call(
+            lambda raw: raw.indices.get_index_template(name=self.name),
+            what=f"GET /_index_template/{path_part(self.name)}",
+            missing=None,
+        )
+        template = next(
+            (t["index_template"] for t in (found or {}).get("index_templates", []) if t.get("name") == self.name),
             None,
         )
-        if found is None:
+        if template is None:
             return None
-        owned = (found.get("_meta") or {}).get(OWNER_KEY) == OWNER_VALUE
-        return Observed({"template": _view(found, self.body)}, {"name": self.name}, owned=owned)
+        owned = (template.get("_meta") or {}).get(OWNER_KEY) == OWNER_VALUE
+        return Observed(
+            {"template": _view(template, self.bodies[mode or "native"])},
+            {"name": self.name},
+            owned=owned,
+            note=f"flat_object mode {mode}" if mode else "",
+        )
 
     def _put(self, ctx: Context, desired: dict[str, Any]) -> None:
-        self.client(ctx).request("PUT", f"/_index_template/{path_part(self.name)}", body=desired["template"])
+        self.client(ctx).call(
+            lambda raw: raw.indices.put_index_template(name=self.name, body=desired["template"]),
+            what=f"PUT /_index_template/{path_part(self.name)}",
+        )
 
     def create(self, ctx: Context, desired: dict[str, Any]) -> dict[str, Any]:
         self.refuse_if_foreign(ctx)  # PUT would replace a template someone else made
@@ -69,4 +95,8 @@ class IndexTemplate(DataPlaneResource):
         return None
 
     def delete(self, ctx: Context, observed: Observed) -> None:
-        self.client(ctx).request("DELETE", f"/_index_template/{path_part(self.name)}", expect=(200, 404))
+        self.client(ctx).call(
+            lambda raw: raw.indices.delete_index_template(name=self.name),
+            what=f"DELETE /_index_template/{path_part(self.name)}",
+            missing=None,
+        )

@@ -8,6 +8,8 @@ from botocore.exceptions import ClientError
 
 from logpipe.engine.context import Context
 from logpipe.engine.model import Observed, Resource
+from logpipe.errors import UsageError
+from logpipe.opensearch.mappings import flat_object_mode
 from logpipe.resources.common import is_not_found
 
 
@@ -20,11 +22,20 @@ def domain_facts(status: dict[str, Any]) -> dict[str, Any]:
         "arn": status["ARN"],
         "endpoint": endpoint,
         "engine_version": status.get("EngineVersion", ""),
+        # What the Lambda handlers shape documents for; an unsupported engine is refused by the templates.
+        "flat_object_mode": _mode_or_none(status.get("EngineVersion", "")),
         "fgac": bool(security.get("Enabled")),
         "internal_user_database": bool(security.get("InternalUserDatabaseEnabled")),
         "vpc": bool(status.get("VPCOptions", {}).get("VPCId")),
         "processing": bool(status.get("Processing")),
     }
+
+
+def _mode_or_none(engine_version: str) -> str | None:
+    try:
+        return flat_object_mode(engine_version)
+    except UsageError:
+        return None
 
 
 def describe_domain(ctx: Context, name: str) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ from typing import Any
 from logpipe.engine.context import Context
 from logpipe.engine.model import Observed, Resource
 from logpipe.opensearch import security
-from logpipe.opensearch.resource_base import DataPlaneResource
+from logpipe.resources.data_plane import DataPlaneResource
 
 
 class OpenSearchRole(DataPlaneResource):

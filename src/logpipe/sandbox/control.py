@@ -34,6 +34,20 @@ def state_dir() -> Path:
     return Path(base) / "logpipe" / "sandbox"
 
 
+def master_auth(info: dict[str, Any]) -> Any:
+    """Basic auth as the sandbox domain's master user (its password lives in the state folder only)."""
+    from logpipe.opensearch.client import BasicAuth
+    from logpipe.sandbox.emulator import MASTER_USER
+
+    try:
+        password = (Path(info.get("state_dir") or state_dir()) / "master-password").read_text().strip()
+    except OSError:
+        raise LogpipeError(
+            "the sandbox's OpenSearch master password is missing; run `logpipe sandbox stop` and retry"
+        ) from None
+    return BasicAuth(info.get("master_user") or MASTER_USER, password)
+
+
 def use_sandbox_credentials() -> None:
     """Point this process's AWS credential chain at the sandbox's fake keys."""
     os.environ.update(SANDBOX_CREDENTIALS)

@@ -1,4 +1,5 @@
-"""`logpipe opensearch purge-flowlog`: only FlowLog indices whose `start` is not a date are deleted."""
+"""`logpipe opensearch repair P` (and the lab's `purge-flowlog`): only indices typed otherwise than P's
+template are touched; --delete removes them, --reindex rebuilds them keeping every document."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def test_purge_deletes_only_misfiled_flowlog_indices(
         ("vpc-flowlog-2026-01-01", 2),
         ("vpc-flowlog-raw", 1),
     }
-    assert sorted(report["deleted"]) == ["vpc-flowlog-2026-01-01", "vpc-flowlog-raw"]
+    assert sorted(report["repaired"]) == ["vpc-flowlog-2026-01-01", "vpc-flowlog-raw"]
     assert indices(standin) >= {"vpc-flowlog-2026-01-02", "dns-log-2026-01-01"}
     assert not indices(standin) & {"vpc-flowlog-2026-01-01", "vpc-flowlog-raw"}
     deletes = [r.path for r in standin.mutating_requests]
@@ -106,5 +107,56 @@ def test_nothing_to_purge_when_every_index_is_typed(
     result = cli(str(os_run().options.config), "opensearch", "purge-flowlog")
 
     assert result.exit_code == 0
-    assert "No FlowLog index to purge" in result.output
+    assert "Nothing to repair: every vpc-flowlog-* index is mapped right" in result.output
     assert "vpc-flowlog-2026-01-02" in indices(standin)
+
+
+def test_reindex_keeps_every_document_and_types_the_time_field(
+    flowlog_indices: dict[str, str], standin: OpenSearchStandin
+) -> None:
+    result = cli(flowlog_indices["config"], "-o", "json", "opensearch", "repair", "flowlog", "--reindex", "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert sorted(json.loads(result.stdout)["repaired"]) == ["vpc-flowlog-2026-01-01", "vpc-flowlog-raw"]
+    mapping = admin(standin, "GET", "/vpc-flowlog-2026-01-01/_mapping").json()
+    assert mapping["vpc-flowlog-2026-01-01"]["mappings"]["properties"]["start"]["type"] == "date"
+    counts = {row["index"]: int(row["docs.count"]) for row in admin(standin, "GET", "/_cat/indices?format=json").json()}
+    assert counts["vpc-flowlog-2026-01-01"] == 2 and counts["vpc-flowlog-raw"] == 1
+    assert not [name for name in counts if name.endswith("-logpipe-repair")], "the temporary copies are gone"
+    # The epoch-second starts are now dates a range query finds.
+    found = admin(
+        standin,
+        "POST",
+        "/vpc-flowlog-2026-01-01/_search",
+        {"query": {"range": {"start": {"gte": "2014-12-14T04:00:00Z", "lte": "2014-12-14T04:10:00Z"}}}},
+    ).json()
+    assert found["hits"]["total"]["value"] == 2
+
+
+def test_repair_works_for_every_pipeline_not_only_flowlog(
+    os_run: Callable[..., Any], standin: OpenSearchStandin
+) -> None:
+    # A WAF index made by dynamic mapping before its template: the epoch-millisecond timestamp is a long.
+    assert admin(standin, "POST", "/waf-log-2026-01-01/_doc?refresh=true", {"timestamp": 1592361810888}).ok
+    up(os_run())
+    config = str(os_run().options.config)
+
+    listed = cli(config, "opensearch", "repair", "waf", "--dry-run")
+    assert listed.exit_code == 0
+    assert "waf-log-2026-01-01: 1 document(s), timestamp mapped as long, not date" in listed.output
+
+    result = cli(config, "opensearch", "repair", "waf", "--delete", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "waf-log-2026-01-01" not in indices(standin)
+
+
+def test_repair_needs_a_choice_of_delete_or_reindex(
+    flowlog_indices: dict[str, str], standin: OpenSearchStandin
+) -> None:
+    before = indices(standin)
+
+    result = cli(flowlog_indices["config"], "opensearch", "repair", "flowlog", "--yes")
+
+    assert result.exit_code == 2
+    assert "--reindex" in result.output and "--delete" in result.output
+    assert indices(standin) == before

@@ -1,0 +1,129 @@
+"""A pipeline is one declaration that stands on its own, on a fresh sandbox where `up opensearch`
+never ran: `up P` alone gives typed, searchable data; verify and status say at once why not."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import json_out, run_logpipe
+
+pytestmark = pytest.mark.e2e
+
+#: pipeline -> (index pattern, time field, marker field) as the user searches them.
+PIPELINES = {
+    "cloudtrail": ("cwl-*", "eventTime", "eventID"),
+    "dns": ("dns-log-*", "query_timestamp", "query_name"),
+    "waf": ("waf-log-*", "timestamp", "httpRequest.requestId"),
+    "flowlog": ("vpc-flowlog-*", "start", "interface-id"),
+    "securityhub": ("aws-securityhub-findings-logs*", "CreatedAt", "Id"),
+}
+
+
+def master(sandbox: dict[str, Any]) -> tuple[str, str]:
+    return ("admin", (Path(sandbox["env"]["LOGPIPE_SANDBOX_DIR"]) / "master-password").read_text().strip())
+
+
+def get(sandbox: dict[str, Any], path: str) -> Any:
+    reply = requests.get(sandbox["opensearch_url"] + path, auth=master(sandbox), timeout=30)
+    return reply.json() if reply.ok else None
+
+
+def field_types(sandbox: dict[str, Any], pattern: str, field: str) -> set[str]:
+    found = get(sandbox, f"/{pattern}/_mapping/field/{field}") or {}
+    leaf = field.rsplit(".", 1)[-1]
+    return {body["mappings"][field]["mapping"][leaf]["type"] for body in found.values() if body["mappings"]}
+
+
+def logpipe(sandbox: dict[str, Any], *args: str) -> Any:
+    return run_logpipe("--sandbox", *args, env=sandbox["env"])
+
+
+def test_each_pipeline_alone_is_typed_and_verified(sandbox: dict[str, Any]) -> None:
+    for pipeline, (pattern, time_field, marker) in PIPELINES.items():
+        built = logpipe(sandbox, "up", pipeline)
+        assert built.returncode == 0, (pipeline, built.stderr)
+
+        checked = logpipe(sandbox, "-o", "json", "verify", pipeline, "--timeout", "20")
+
+        assert checked.returncode == 0, (pipeline, checked.stdout, checked.stderr)
+        assert all(p["ok"] for p in json_out(checked)["probes"])
+        assert field_types(sandbox, pattern, time_field) == {"date"}, pipeline
+        assert field_types(sandbox, pattern, marker) == {"keyword"}, pipeline
+        saved = get(sandbox, f"/_dashboards/api/saved_objects/index-pattern/logpipe-{pipeline}")
+        assert saved["attributes"] == {"title": pattern, "timeFieldName": time_field}
+
+
+def test_an_index_typed_by_guesswork_fails_verify_at_once_and_status_names_it(sandbox: dict[str, Any]) -> None:
+    assert logpipe(sandbox, "up", "waf").returncode == 0
+    # Today's index, made before the template could type it: the epoch-millisecond timestamp is a long.
+    index = datetime.now(UTC).strftime("waf-log-%Y-%m-%d")
+    requests.delete(f"{sandbox['opensearch_url']}/{index}", auth=master(sandbox), timeout=30)
+    body = {"mappings": {"properties": {"timestamp": {"type": "long"}}}}
+    assert requests.put(f"{sandbox['opensearch_url']}/{index}", json=body, auth=master(sandbox), timeout=30).ok
+
+    started = time.monotonic()
+    checked = logpipe(sandbox, "-o", "json", "verify", "waf", "--timeout", "120")
+    took = time.monotonic() - started
+
+    assert checked.returncode == 1
+    [probe] = json_out(checked)["probes"]
+    assert f"index {index}: timestamp mapped as long, not date" in probe["error"]
+    assert "logpipe opensearch repair waf" in probe["error"]
+    assert took < 30, f"verify waited {took:.0f} s instead of saying why"
+
+    status = logpipe(sandbox, "-o", "json", "status", "waf")
+    assert status.returncode == 1
+    [row] = [r for r in json_out(status)["health"] if r["check"] == "mapping"]
+    assert row["detail"].startswith(f"{index}: timestamp mapped as long, not date")
+
+    repaired = logpipe(sandbox, "opensearch", "repair", "waf", "--reindex", "--yes")
+    assert repaired.returncode == 0, repaired.stderr
+    assert logpipe(sandbox, "verify", "waf", "--timeout", "20").returncode == 0
+
+
+def test_teardown_of_one_pipeline_leaves_the_others_verifying(sandbox: dict[str, Any]) -> None:
+    assert logpipe(sandbox, "up", "all").returncode == 0
+    assert logpipe(sandbox, "verify", "--timeout", "20").returncode == 0
+
+    down = logpipe(sandbox, "-o", "json", "teardown", "--yes", "waf")
+
+    assert down.returncode == 0, down.stderr
+    deleted = {(c["kind"], c["name"]) for c in json_out(down)["changes"]}
+    assert {
+        ("opensearch-index-template", "logpipe-waf"),
+        ("opensearch-index-pattern", "logpipe-waf"),
+        ("opensearch-role-mapping", "waf"),
+        ("opensearch-role", "logpipe-demogo-waf-writer"),
+    } <= deleted
+    assert not {kind for kind, _ in deleted} & {"opensearch-access-policy", "opensearch-domain"}
+    assert get(sandbox, "/_index_template/logpipe-waf") is None
+    assert get(sandbox, "/_index_template/logpipe-dns") is not None
+    # The data stays: OpenSearch holds the user's documents, not logpipe.
+    assert get(sandbox, "/waf-log-*/_count")["count"] >= 1
+    others = logpipe(sandbox, "-o", "json", "verify", "cloudtrail", "dns", "flowlog", "securityhub", "--timeout", "20")
+    assert others.returncode == 0, others.stdout
+    assert {p["pipeline"] for p in json_out(others)["probes"]} == {"cloudtrail", "dns", "flowlog", "securityhub"}
+
+
+def test_status_reads_at_a_glance_in_100_columns(sandbox: dict[str, Any]) -> None:
+    assert logpipe(sandbox, "up", "all").returncode == 0
+    logpipe(sandbox, "verify", "--timeout", "20")
+
+    shown = run_logpipe("--sandbox", "status", env={**sandbox["env"], "COLUMNS": "100"})
+
+    lines = shown.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100, shown.stdout
+    for pipeline in (*PIPELINES, "opensearch"):
+        assert len([line for line in lines if line.startswith(f"│ {pipeline} ")]) == 1, shown.stdout
+    # Only what is not ok follows the summary; every resource only with --all.
+    assert "iam-role" not in shown.stdout
+    every = run_logpipe("--sandbox", "status", "--all", env={**sandbox["env"], "COLUMNS": "100"})
+    assert "iam-role" in every.stdout
+    assert json.loads(logpipe(sandbox, "-o", "json", "status").stdout)["resources"], "json keeps full detail"
