@@ -308,6 +308,36 @@ def build_documents(payload: dict[str, Any], index_prefix: str) -> list[Doc]:
     return docs
 
 
+def chunk_documents(docs: list[Doc], max_bytes: int) -> Iterator[list[Doc]]:
+    """Split ``docs`` into ``_bulk`` requests of at most ``max_bytes`` (a single document larger
+    than that goes alone)."""
+    chunk: list[Doc] = []
+    size = 0
+    for doc in docs:
+        if chunk and size + doc.size > max_bytes:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(doc)
+        size += doc.size
+    if chunk:
+        yield chunk
+
+
+def bulk_body(chunk: list[Doc]) -> bytes:
+    """The ``_bulk`` request body for ``chunk``: action line, source line, per document."""
+    return b"".join(part for doc in chunk for part in (doc.action, b"\n", doc.source, b"\n"))
+
+
+def build_bulk(event: Any, config: Config) -> list[bytes]:
+    """Everything the indexer does to a subscription event before the network: decode it,
+    build the documents and the ``_bulk`` bodies. Raises on an undecodable event."""
+    payload = decode_event(event)
+    if payload.get("messageType") == "CONTROL_MESSAGE":
+        return []
+    docs = build_documents(payload, config.index_prefix)
+    return [bulk_body(chunk) for chunk in chunk_documents(docs, config.max_bulk_bytes)]
+
+
 # --- transport --------------------------------------------------------------------------------
 
 
@@ -409,18 +439,6 @@ class BulkIndexer:
         left = self.remaining_ms()
         return _SENTINEL_INF if left is None else left - self.config.safety_margin_ms
 
-    def _chunks(self, docs: list[Doc]) -> Iterator[list[Doc]]:
-        chunk: list[Doc] = []
-        size = 0
-        for doc in docs:
-            if chunk and size + doc.size > self.config.max_bulk_bytes:
-                yield chunk
-                chunk, size = [], 0
-            chunk.append(doc)
-            size += doc.size
-        if chunk:
-            yield chunk
-
     def backoff_ms(self, attempt: int) -> float:
         """Wait before retry ``attempt`` (1-based): uniform in [d/2, d] (equal jitter)."""
         ceiling = min(self.config.retry_max_ms, self.config.retry_base_ms * 2 ** (attempt - 1))
@@ -448,7 +466,7 @@ class BulkIndexer:
         while pending:
             attempt += 1
             retry: list[Doc] = []
-            queue = list(self._chunks(pending))
+            queue = list(chunk_documents(pending, cfg.max_bulk_bytes))
             while queue:
                 chunk = queue.pop(0)
                 left = self._time_left()
@@ -489,7 +507,7 @@ class BulkIndexer:
         return indexed, failed
 
     def _send_chunk(self, url: str, chunk: list[Doc], timeout: float) -> tuple[list[Doc], list[Doc], list[Doc]] | None:
-        body = b"".join(part for doc in chunk for part in (doc.action, b"\n", doc.source, b"\n"))
+        body = bulk_body(chunk)
         headers = {"Content-Type": "application/x-ndjson"}
         for doc in chunk:
             doc.attempts += 1
