@@ -86,6 +86,6 @@ def test_cloudtrail_zip_runs_without_site_packages(tmp_path: Path, samples: Path
         cwl_event(cwl_payload([json.dumps(record)])),
         {"OPENSEARCH_ENDPOINT": opensearch.url, "OPENSEARCH_AUTH": "none"},
     )
-    assert names == ["cloudtrail_indexer.py"]
+    assert names == ["_flat_object.py", "cloudtrail_indexer.py"]
     assert result["indexed"] == 1
     assert opensearch.indices("cwl-*") == {"cwl-2022.11.10": 1}
