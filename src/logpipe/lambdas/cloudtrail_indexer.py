@@ -7,14 +7,23 @@ lose or duplicate data:
 
 * **Stable ``_id``**: the CloudTrail ``eventID`` (else the log event ``id``, else a hash of the
   log event), and the index is picked from the record's own ``eventTime`` (UTC day), so a
-  redelivered batch overwrites the same documents instead of adding copies.
+  redelivered batch cannot add copies.
+* **Duplicates are seen, not silent**: documents are sent with ``create``. An ``_id`` that
+  already exists is answered 409; those documents are read back with one ``_mget`` and compared
+  by their raw record (``@message``). The same record is a redelivery: nothing is written
+  (counted ``redelivered``). Another record under the same ``_id`` overwrites it with an extra
+  field ``@replaced_id`` (the replaced document's ``@id``; ``unknown`` if it had none), so that
+  ``exists: @replaced_id`` counts replacements in OpenSearch itself, and is logged as
+  ``logpipe: replaced document <index>/<_id> (old @id X, new @id Y): content differs``
+  (counted ``replaced``; at most :data:`MAX_LOGGED_REPLACEMENTS` such lines per invocation).
 * **No mapping conflicts**: ``requestParameters``, ``responseElements``,
   ``additionalEventData``, ``serviceEventDetails``, ``insightDetails`` and
-  ``userIdentity.sessionContext.webIdFederationData`` change shape from API to API; the
-  ``logpipe-cloudtrail`` template maps them as ``flat_object``. flat_object takes only objects,
-  so a value of another kind (a string, a list, ``true``) is wrapped as ``{"_value": value}``;
-  ``null`` stays ``null``. ``eventTime`` and every other field are left exactly as CloudTrail
-  wrote them (``@message`` keeps the raw record anyway).
+  ``userIdentity.sessionContext.webIdFederationData`` (:data:`FLAT_OBJECT_FIELDS`) change shape
+  from API to API; the ``logpipe-cloudtrail`` template maps them as ``flat_object``.
+  flat_object takes only objects, so a value of another kind (a string, a list, ``true``) is
+  wrapped as ``{"_value": value}``; ``null`` stays ``null`` (``FLAT_OBJECT_MODE`` below for
+  older engines). ``eventTime`` and every other field are left exactly as CloudTrail wrote them
+  (``@message`` keeps the raw record anyway).
 * **Nothing silently lost**: 429 / 5xx / connection errors and per-item transient failures
   (429, 5xx, ``*rejected_execution_exception``) are retried with exponential backoff and
   jitter, within the function's remaining time; documents that still fail (or are rejected
@@ -46,11 +55,24 @@ Environment (read on every invocation; defaults in brackets):
 * ``SAFETY_MARGIN_MS`` [5000] — time kept back from the function's remaining time for writing
   to S3 and returning; no request is started, nor wait begun, that would eat into it.
 * ``HTTP_TIMEOUT_S`` [30] — per-request timeout (also capped by the remaining time).
+* ``FLAT_OBJECT_MODE`` [``native``] — ``native`` (OpenSearch >= 2.17), ``no-nulls`` (2.7-2.16:
+  nulls inside the flat_object fields removed) or ``json-string`` (< 2.7, Elasticsearch 7.10:
+  each field as its JSON text plus ``<field>_leaves``); see ``_flat_object``. An unknown value
+  means ``native``, with a warning.
+
+Result (also logged as one ``logpipe: indexed ...`` line): ``indexed`` (documents OpenSearch
+holds after the invocation) = ``created`` + ``replaced`` + ``redelivered``; ``failed`` (not
+indexed) and ``failed_parked`` (of those, written to S3; else the invocation raised);
+``skipped`` (control messages); ``failed_location``; ``requests``.
 
 Standard library only, plus botocore / boto3 from the Lambda runtime (imported lazily: only
 when signing or writing to S3). Sending, signing and parking are the module-level functions
-:func:`send_bulk`, :func:`sign_headers` and :func:`put_failed_object`, looked up at call time so
-tests can replace them.
+:func:`send_bulk` (any POST: ``_bulk`` and ``_mget``), :func:`sign_headers` and
+:func:`put_failed_object`, looked up at call time so tests can replace them. :func:`build_bulk`
+is everything before the network (decode, documents, ``_bulk`` bodies).
+
+The writer role needs ``indices:data/read/mget`` on the CloudTrail indices besides write
+(logpipe's ``logpipe_writer`` role has it: ``crud`` and ``cluster_composite_ops``).
 """
 
 from __future__ import annotations
@@ -453,8 +475,8 @@ def build_bulk(event: Any, config: Config) -> list[bytes]:
 
 
 def send_bulk(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, bytes]:
-    """POST one ``_bulk`` body; returns (HTTP status, response body), status 0 for a transport
-    error (connection refused, timeout, reset) with the error text as body."""
+    """POST one body (``_bulk`` or ``_mget``); returns (HTTP status, response body), status 0
+    for a transport error (connection refused, timeout, reset) with the error text as body."""
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
