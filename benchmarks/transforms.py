@@ -18,13 +18,15 @@ Next to each:
 * for WAF, ``lab function``: the transform Lambda of the lab walkthrough
   (``shared/seed/000_47f3467da6fa5b85.txt``), re-implemented faithfully below.
 
-The ``cloudtrail`` row times the CloudTrail indexer's build step (``build_bulk``: base64, gunzip,
-JSON parse of the payload and of every CloudTrail record, documents, ``_bulk`` bodies; no
-network) on one CloudWatch Logs subscription event carrying about ``--batch-mb`` MB of
-CloudTrail log events (the sample records repeated with distinct eventIDs, as CloudTrail writes
-them: compact JSON), against a bare loop that base64-decodes, gunzips, parses the payload and
-every record and serialises each record after an action line. Its ``out/in`` is the ``_bulk``
-bytes over the log events' message bytes.
+The ``securityhub`` and ``cloudtrail`` rows are repeated for each non-default
+``FLAT_OBJECT_MODE`` (the extra work older engines need). The ``cloudtrail`` rows time the
+CloudTrail indexer's build step (``build_bulk``: base64, gunzip, JSON parse of the payload and
+of every CloudTrail record, documents, ``_bulk`` bodies; no network) on one CloudWatch Logs
+subscription event carrying about ``--batch-mb`` MB of CloudTrail log events (the sample
+records repeated with distinct eventIDs, as CloudTrail writes them: compact JSON), against a
+bare loop that base64-decodes, gunzips, parses the payload and every record and serialises
+each record after an action line. Their ``out/in`` is the ``_bulk`` bytes over the log events'
+message bytes.
 
 This is a script that prints figures, not a test: it asserts nothing about speed.
 """
@@ -108,9 +110,14 @@ def bare_cwl_loop(event: dict[str, Any], context: Any) -> list[bytes]:
     return [b"\n".join(lines) + b"\n"]
 
 
-def cloudtrail_build(event: dict[str, Any], context: Any) -> list[bytes]:
-    """The indexer's whole path up to the network, with its default settings."""
-    return cloudtrail_indexer.build_bulk(event, cloudtrail_indexer.Config.from_env({}))
+def cloudtrail_build(mode: str) -> Callable[[dict[str, Any], Any], list[bytes]]:
+    """The indexer's whole path up to the network, with its default settings and ``mode``."""
+    config = cloudtrail_indexer.Config.from_env({"FLAT_OBJECT_MODE": mode})
+
+    def build(event: dict[str, Any], context: Any) -> list[bytes]:
+        return cloudtrail_indexer.build_bulk(event, config)
+
+    return build
 
 
 # --- sample batches ---------------------------------------------------------------------------
@@ -224,7 +231,7 @@ def peak_mib(handler: Any, event: dict[str, Any]) -> float:
 
 
 HEADER = (
-    f"{'transform':<12} {'records':>8} {'out/in':>7} {'handler rec/s':>14} {'bare loop rec/s':>16} {'ratio':>6}"
+    f"{'transform':<24} {'records':>8} {'out/in':>7} {'handler rec/s':>14} {'bare loop rec/s':>16} {'ratio':>6}"
     f" {'lab function rec/s':>19} {'peak MiB/batch':>15}"
 )
 
@@ -233,18 +240,28 @@ def row(name: str, n: int, out_in: float, measured: dict[str, float], peak: floa
     ours, floor = measured["handler"], measured["bare"]
     lab_rate = f"{measured['lab']:,.0f}" if "lab" in measured else ""
     return (
-        f"{name:<12} {n:>8} {out_in:>7.2f} {ours:>14,.0f} {floor:>16,.0f} {ours / floor:>6.2f}"
+        f"{name:<24} {n:>8} {out_in:>7.2f} {ours:>14,.0f} {floor:>16,.0f} {ours / floor:>6.2f}"
         f" {lab_rate:>19} {peak:>15.1f}"
     )
 
 
 def firehose_rows(batch: int, seconds: float) -> None:
     cases = [
-        ("waf", _lines("waf.jsonl"), waf_transform.handler, lab_waf_lambda_handler),
-        ("flowlog", _flow_records(), flowlog_transform.handler, None),
-        ("securityhub", _securityhub_records(), securityhub_transform.handler, None),
+        ("waf", "", _lines("waf.jsonl"), waf_transform.handler, lab_waf_lambda_handler),
+        ("flowlog", "", _flow_records(), flowlog_transform.handler, None),
     ]
-    for name, records, handler, lab in cases:
+    cases += [
+        (
+            "securityhub" + (f" {mode}" if mode != "native" else ""),
+            mode,
+            _securityhub_records(),
+            securityhub_transform.handler,
+            None,
+        )
+        for mode in securityhub_transform.FLAT_OBJECT_MODES
+    ]
+    for name, mode, records, handler, lab in cases:
+        os.environ["FLAT_OBJECT_MODE"] = mode  # read by the handler on each call
         event = make_event(records, batch)
         response = handler(event, None)
         results = {r["result"] for r in response["records"]}
@@ -259,13 +276,15 @@ def firehose_rows(batch: int, seconds: float) -> None:
         print(row(name, n, ratio, rates(candidates, event, n, seconds), peak_mib(handler, event)), flush=True)
 
 
-def cloudtrail_row(batch: int, seconds: float) -> None:
+def cloudtrail_rows(batch: int, seconds: float) -> None:
     event, size = cloudtrail_event(batch)
     n = len(json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"])))["logEvents"])
-    bodies = cloudtrail_build(event, None)
-    ratio = sum(map(len, bodies)) / size
-    measured = rates({"handler": cloudtrail_build, "bare": bare_cwl_loop}, event, n, seconds)
-    print(row("cloudtrail", n, ratio, measured, peak_mib(cloudtrail_build, event)), flush=True)
+    for mode in cloudtrail_indexer.FLAT_OBJECT_MODES:
+        build = cloudtrail_build(mode)
+        ratio = sum(map(len, build(event, None))) / size
+        measured = rates({"handler": build, "bare": bare_cwl_loop}, event, n, seconds)
+        name = "cloudtrail" + (f" {mode}" if mode != "native" else "")
+        print(row(name, n, ratio, measured, peak_mib(build, event)), flush=True)
 
 
 def main() -> None:
@@ -283,7 +302,7 @@ def main() -> None:
     print(HEADER)
     print("-" * len(HEADER))
     firehose_rows(batch, args.seconds)
-    cloudtrail_row(batch, args.seconds)
+    cloudtrail_rows(batch, args.seconds)
 
 
 if __name__ == "__main__":
