@@ -687,3 +687,18 @@ def test_unreadable_conflicts_are_retried_then_parked(
     assert line["status"] == 503 and "_mget" in line["error"]["while"]
     assert line["error"]["gave_up"] == "gave up after 2 attempts"
     assert opensearch.count("cwl-*") == 1
+
+
+def test_lone_surrogate_does_not_sink_the_batch(samples: Path, opensearch: Search, indexer_env: Callable) -> None:
+    """A ``\\ud800`` escape (valid JSON, not encodable as UTF-8) in one record or message: that
+    document is indexed with the escape, and the batch with it."""
+    record = cloudtrail_records(samples)[3]
+    kept = {**record, "userAgent": "agent-\ud800"}  # written as CloudTrail wrote it
+    rewritten = {**kept, "eventID": "rewritten", "requestParameters": "wrapped-\ud800"}  # re-serialised
+    messages = [json.dumps(kept), json.dumps(rewritten), "plain text \ud800"]
+    result = cloudtrail_indexer.handler(cwl_event(cwl_payload(messages)), FakeContext())
+    assert (result["indexed"], result["failed"]) == (3, 0)
+    hits = {h["_id"]: h["_source"] for h in opensearch.search("cwl-*", {"match_all": {}})}
+    assert hits[record["eventID"]]["userAgent"] == "agent-\ud800"
+    assert hits["rewritten"]["requestParameters"] == {"_value": "wrapped-\ud800"}
+    assert "plain text \ud800" in [h["@message"] for h in hits.values()]

@@ -305,8 +305,15 @@ def event_day(event_time: Any) -> str | None:
     return moment.strftime("%Y.%m.%d")
 
 
+def _utf8(text: str) -> bytes:
+    """UTF-8 of JSON text. A lone surrogate (from a ``\\udXXX`` escape in the log data) cannot be
+    UTF-8; it only ever sits inside a JSON string, where its escape is valid JSON again, so the
+    document is indexed instead of the whole batch raising."""
+    return text.encode("utf-8", "backslashreplace")
+
+
 def _action(op: str, index: str, doc_id: str) -> bytes:
-    return f'{{"{op}":{{"_index":{_quote(index)},"_id":{_quote(doc_id)}}}}}'.encode()
+    return _utf8(f'{{"{op}":{{"_index":{_quote(index)},"_id":{_quote(doc_id)}}}}}')
 
 
 @dataclass(slots=True)
@@ -348,7 +355,7 @@ class Doc:
         as ``@replaced_id`` so that OpenSearch itself keeps count of replacements."""
         self.replaced_id = old_id
         self.replaces = True
-        marker = _ENCODE(REPLACED_UNKNOWN if old_id is None else old_id).encode("utf-8")
+        marker = _utf8(_ENCODE(REPLACED_UNKNOWN if old_id is None else old_id))
         self.source = self.source[:-1] + b',"' + REPLACED_FIELD.encode() + b'":' + marker + b"}"
         self.op = "index"
         self.action = _action("index", self.index, self.id)
@@ -427,16 +434,16 @@ def build_documents(
             record, changed = {}, False
             day = _millis_day(stamp)
             doc_id = None
-        if type(doc_id) is not str or not doc_id or len(doc_id.encode()) > 512:
+        if type(doc_id) is not str or not doc_id or len(_utf8(doc_id)) > 512:
             doc_id = event_id if isinstance(event_id, str) and event_id else None
         if doc_id is None:
-            digest = hashlib.sha256(f"{group}\n{stream}\n{stamp}\n{message}".encode()).hexdigest()
+            digest = hashlib.sha256(_utf8(f"{group}\n{stream}\n{stamp}\n{message}")).hexdigest()
             doc_id = f"h-{digest[:40]}"
         at_fields = (
             f'"@id":{_ENCODE(event_id)},"@timestamp":"{epoch_millis_to_iso(stamp)}",'
             f'"@message":{_quote(message)}{common}'
         )
-        source = _source(record, message, changed, at_fields).encode("utf-8")
+        source = _utf8(_source(record, message, changed, at_fields))
         docs.append(Doc(f"{index_prefix}-{day}", doc_id, source, event_id, message))
     return docs
 
