@@ -68,8 +68,9 @@ def leaves_field(path: str) -> str:
 
 
 def mode_from_env(env: Mapping[str, str] | None = None) -> str:
-    """``FLAT_OBJECT_MODE`` of the environment; an unknown value means ``native``, with one
-    warning per distinct value (per container), so a typo degrades no record."""
+    """``FLAT_OBJECT_MODE`` of the environment (case and ``_``/``-`` do not matter). An unknown
+    value means ``native`` with one warning per distinct value and container: the function keeps
+    working as on a current engine, and the log says why."""
     env = os.environ if env is None else env
     raw = env.get("FLAT_OBJECT_MODE", "")
     mode = raw.strip().lower().replace("_", "-")
