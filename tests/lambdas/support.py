@@ -194,14 +194,23 @@ class Recorded:
     body: bytes
     status: int = 0
 
+    @property
+    def is_bulk(self) -> bool:
+        return self.path.split("?")[0].endswith("/_bulk")
+
     def bulk_ids(self) -> list[str]:
+        return [action["_id"] for _, action in self.bulk_actions()]
+
+    def bulk_actions(self) -> list[tuple[str, dict[str, Any]]]:
+        """(op, metadata) of each document of a ``_bulk`` body."""
         lines = [line for line in self.body.split(b"\n") if line]
-        return [json.loads(line)["index"]["_id"] for line in lines[0::2]]
+        return [next(iter(json.loads(line).items())) for line in lines[0::2]]
 
 
 @dataclass
 class FaultProxy:
-    """Forwards to ``upstream``; ``script`` entries are consumed one per request:
+    """Forwards to ``upstream``; ``script`` entries are consumed one per request (``_mget``
+    requests consume ``mget_script`` instead, so a script aimed at ``_bulk`` keeps its order):
 
     * ``"forward"``: pass through;
     * ``("status", code)``: answer ``code`` with an OpenSearch-style error body;
@@ -209,18 +218,23 @@ class FaultProxy:
     * ``("reject_items", n, status, type)``: forward, then report the first ``n`` items as
       failed with ``status``/``type`` (they were indexed upstream anyway: a retry re-indexes
       them under the same ``_id``).
+    * ``("fail_items", {position: (status, type)})``: forward the ``_bulk`` body without the
+      documents at those positions, and answer those with ``status``/``type`` (they were not
+      written, as with a real per-item 429).
 
     ``max_body`` answers 413 to any body larger than it. Requests are recorded in ``requests``.
     """
 
     upstream: str
     script: list[Any] = field(default_factory=list)
+    mget_script: list[Any] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
     max_body: int | None = None
     url: str = ""
 
-    def next_action(self) -> Any:
-        return self.script.pop(0) if self.script else "forward"
+    def next_action(self, path: str) -> Any:
+        script = self.mget_script if path.split("?")[0].endswith("/_mget") else self.script
+        return script.pop(0) if script else "forward"
 
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
@@ -247,7 +261,7 @@ class FaultProxy:
                 if proxy.max_body is not None and len(body) > proxy.max_body:
                     self._answer(413, b'{"error":{"type":"content_too_long","reason":"too big"},"status":413}')
                     return
-                action = proxy.next_action()
+                action = proxy.next_action(self.path)
                 if action == ("drop",):
                     self.close_connection = True
                     self.connection.shutdown(2)
@@ -257,6 +271,10 @@ class FaultProxy:
                     err = {"error": {"type": f"injected_{code}", "reason": "injected by FaultProxy"}, "status": code}
                     self._answer(code, json.dumps(err).encode())
                     return
+                failing: dict[int, tuple[int, str]] = {}
+                if isinstance(action, tuple) and action[0] == "fail_items":
+                    failing = action[1]
+                    body = _without_documents(body, set(failing))
                 headers = {"Content-Type": self.headers.get("Content-Type", "application/json")}
                 req = urllib.request.Request(
                     proxy.upstream + self.path, data=body or None, method=self.command, headers=headers
@@ -276,8 +294,31 @@ class FaultProxy:
                         op["error"] = {"type": etype, "reason": "injected by FaultProxy"}
                     parsed["errors"] = True
                     out = json.dumps(parsed).encode()
+                if failing:
+                    out = json.dumps(_with_failed_items(json.loads(out), failing)).encode()
                 self._answer(status, out)
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
         return Handler
+
+
+def _without_documents(body: bytes, positions: set[int]) -> bytes:
+    lines = [line for line in body.split(b"\n") if line]
+    pairs = [lines[i : i + 2] for i in range(0, len(lines), 2)]
+    kept = [line for n, pair in enumerate(pairs) if n not in positions for line in pair]
+    return b"\n".join(kept) + b"\n" if kept else b""
+
+
+def _with_failed_items(answer: dict[str, Any], failing: dict[int, tuple[int, str]]) -> dict[str, Any]:
+    """Put injected per-item failures back at their positions among the forwarded answers."""
+    forwarded = iter(answer.get("items", []))
+    total = len(answer.get("items", [])) + len(failing)
+    items = []
+    for n in range(total):
+        if n in failing:
+            status, etype = failing[n]
+            items.append({"create": {"status": status, "error": {"type": etype, "reason": "injected by FaultProxy"}}})
+        else:
+            items.append(next(forwarded))
+    return {**answer, "errors": True, "items": items}

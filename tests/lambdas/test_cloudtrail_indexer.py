@@ -201,7 +201,16 @@ def test_control_message_is_skipped(samples: Path, fault_proxy: FaultProxy, inde
     indexer_env(OPENSEARCH_ENDPOINT=fault_proxy.url)
     payload = json.loads((samples / "cwl_control_message_payload.json").read_text())
     result = cloudtrail_indexer.handler(cwl_event(payload), FakeContext())
-    assert result == {"indexed": 0, "failed_parked": 0, "skipped": 1, "failed_location": None}
+    assert result == {
+        "indexed": 0,
+        "created": 0,
+        "replaced": 0,
+        "redelivered": 0,
+        "failed": 0,
+        "failed_parked": 0,
+        "skipped": 1,
+        "failed_location": None,
+    }
     assert fault_proxy.requests == []
 
 
@@ -215,10 +224,11 @@ def test_empty_batch(fault_proxy: FaultProxy, indexer_env: Callable) -> None:
 def test_flat_object_fields_match_template() -> None:
     mappings = index_templates()["logpipe-cloudtrail"]["template"]["mappings"]["properties"]
     for path in cloudtrail_indexer.FLAT_OBJECT_FIELDS:
-        node = mappings[path[0]]
-        for part in path[1:]:
-            node = node["properties"][part]
-        assert node == {"type": "flat_object"}, path
+        *parents, leaf = path.split(".")
+        node = mappings
+        for part in parents:
+            node = node[part]["properties"]
+        assert node[leaf] == {"type": "flat_object"}, path
 
 
 # --- retries ----------------------------------------------------------------------------------
@@ -232,8 +242,9 @@ def test_429_twice_then_success(
     event, _ = sample_event(samples)
     result = cloudtrail_indexer.handler(event, FakeContext())
     assert result["indexed"] == 16 and result["failed_parked"] == 0
-    assert [r.status for r in fault_proxy.requests] == [429, 429, 200]
-    assert fault_proxy.requests[0].body == fault_proxy.requests[2].body
+    bulks = [r for r in fault_proxy.requests if r.is_bulk]
+    assert [r.status for r in bulks] == [429, 429, 200]
+    assert bulks[0].body == bulks[2].body
     assert sum(opensearch.indices("cwl-*").values()) == 14
 
 
@@ -246,7 +257,7 @@ def test_5xx_and_dropped_connections_are_retried(
     event, _ = sample_event(samples)
     result = cloudtrail_indexer.handler(event, FakeContext())
     assert result["indexed"] == 16 and result["failed_parked"] == 0
-    assert len(fault_proxy.requests) == 2
+    assert len([r for r in fault_proxy.requests if r.is_bulk]) == 2
     assert sum(opensearch.indices("cwl-*").values()) == 14
 
 
@@ -261,7 +272,9 @@ def test_per_item_rejections_are_retried_alone(
     event, records = sample_event(samples)
     result = cloudtrail_indexer.handler(event, FakeContext())
     assert result["indexed"] == 16 and result["failed_parked"] == 0
-    first, second, third = fault_proxy.requests
+    # The rejected items had been written all the same (FaultProxy forwards first), so their
+    # retries answer 409 and are read back: redeliveries, not duplicates.
+    first, second, third = [r for r in fault_proxy.requests if r.is_bulk]
     assert first.bulk_ids() == [r["eventID"] for r in records]
     assert second.bulk_ids() == [r["eventID"] for r in records[:3]]  # only the rejected three
     assert third.bulk_ids() == [records[0]["eventID"]]
@@ -435,7 +448,7 @@ def test_bodies_stay_under_max_bulk_bytes(
     assert len(fault_proxy.requests) > 3
     for request in fault_proxy.requests:
         assert len(request.body) <= 8192 or len(request.bulk_ids()) == 1
-    assert [i for r in fault_proxy.requests for i in r.bulk_ids()] == [r["eventID"] for r in records]
+    assert [i for r in fault_proxy.requests if r.is_bulk for i in r.bulk_ids()] == [r["eventID"] for r in records]
     assert sum(opensearch.indices("cwl-*").values()) == 14
 
 
@@ -448,44 +461,47 @@ def test_413_splits_the_request(
     result = cloudtrail_indexer.handler(event, FakeContext())
     assert result["indexed"] == 16 and result["failed_parked"] == 0
     assert fault_proxy.requests[0].status == 413
-    assert all(len(r.body) <= 12_000 for r in fault_proxy.requests if r.status == 200)
+    assert all(len(r.body) <= 12_000 for r in fault_proxy.requests if r.status == 200 and r.is_bulk)
     assert sum(opensearch.indices("cwl-*").values()) == 14
 
 
 def test_requests_are_sigv4_signed(
     samples: Path, opensearch: Search, fault_proxy: FaultProxy, indexer_env: Callable, aws_credentials: None
 ) -> None:
+    """The _bulk request and the _mget that reads back the batch's two repeated events."""
     indexer_env(OPENSEARCH_ENDPOINT=fault_proxy.url, OPENSEARCH_AUTH=None, AWS_REGION="ap-northeast-2")
     event, _ = sample_event(samples)
     assert cloudtrail_indexer.handler(event, FakeContext())["indexed"] == 16
-    (request,) = fault_proxy.requests
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    auth = headers["authorization"]
-    assert auth.startswith("AWS4-HMAC-SHA256 Credential=AKIDLOGPIPETEST/")
-    assert "/ap-northeast-2/es/aws4_request" in auth
-    assert headers["x-amz-security-token"] == "logpipe-test-token"
-    assert headers["content-type"] == "application/x-ndjson"
+    bulk, mget = fault_proxy.requests
+    assert bulk.is_bulk and mget.path.startswith("/_mget?")
     assert sum(opensearch.indices("cwl-*").values()) == 14
 
-    # Recompute the signature over exactly what arrived (method, path, query, headers, body).
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    signed = auth.split("SignedHeaders=")[1].split(",")[0].split(";")
-    check = AWSRequest(
-        method=request.method,
-        url=fault_proxy.url + request.path,
-        data=request.body,
-        headers={name: headers[name] for name in signed if name != "host"},
-    )
-    check.context["timestamp"] = headers["x-amz-date"]
     signer = SigV4Auth(
         Credentials("AKIDLOGPIPETEST", "logpipe-test-secret", "logpipe-test-token"), "es", "ap-northeast-2"
     )
-    expected = signer.signature(signer.string_to_sign(check, signer.canonical_request(check)), check)
-    assert auth.endswith(f"Signature={expected}")
-    assert "filter_path=" in request.path
+    for request, content_type in ((bulk, "application/x-ndjson"), (mget, "application/json")):
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        auth = headers["authorization"]
+        assert auth.startswith("AWS4-HMAC-SHA256 Credential=AKIDLOGPIPETEST/")
+        assert "/ap-northeast-2/es/aws4_request" in auth
+        assert headers["x-amz-security-token"] == "logpipe-test-token"
+        assert headers["content-type"] == content_type
+        # Recompute the signature over exactly what arrived (method, path, query, headers, body).
+        signed = auth.split("SignedHeaders=")[1].split(",")[0].split(";")
+        check = AWSRequest(
+            method=request.method,
+            url=fault_proxy.url + request.path,
+            data=request.body,
+            headers={name: headers[name] for name in signed if name != "host"},
+        )
+        check.context["timestamp"] = headers["x-amz-date"]
+        expected = signer.signature(signer.string_to_sign(check, signer.canonical_request(check)), check)
+        assert auth.endswith(f"Signature={expected}")
+        assert "filter_path=" in request.path
 
 
 def test_endpoint_forms() -> None:
@@ -519,11 +535,11 @@ def test_sender_and_parker_are_replaceable(
     samples: Path, opensearch: Search, indexer_env: Callable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A fake sender that answers 429 twice, then forwards to the real one; a fake parker."""
-    calls: list[int] = []
+    calls: list[str] = []
     real_send = cloudtrail_indexer.send_bulk
 
     def flaky_send(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, bytes]:
-        calls.append(len(body))
+        calls.append(url.split("?")[0].rsplit("/", 1)[1])
         if len(calls) <= 2:
             return 429, b'{"error":{"type":"es_rejected_execution_exception","reason":"queue full"},"status":429}'
         return real_send(url, body, headers, timeout)
@@ -539,8 +555,156 @@ def test_sender_and_parker_are_replaceable(
     event = cwl_event(cwl_payload([json.dumps(r) for r in [*records, bad]]))
     result = cloudtrail_indexer.handler(event, FakeContext())
     assert (result["indexed"], result["failed_parked"]) == (16, 1)
-    assert len(calls) == 3
+    # Two 429s, the _bulk that goes through, the _mget of the batch's two repeated events.
+    assert calls == ["_bulk", "_bulk", "_bulk", "_mget"]
     (body,) = stored.values()
     (line,) = [json.loads(x) for x in body.splitlines()]
     assert (line["_id"], line["status"], line["error"]["type"]) == ("rejected", 400, "mapper_parsing_exception")
     assert line["attempts"] == 3  # two 429s for the whole batch, then the 400
+
+
+# --- duplicates: redeliveries counted, replacements seen ----------------------------------------
+
+
+def _replacement_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "replaced document" in r.getMessage()]
+
+
+def test_redelivered_records_are_counted_not_duplicated(
+    samples: Path, opensearch: Search, indexer_env: Callable, caplog: pytest.LogCaptureFixture
+) -> None:
+    event, _ = sample_event(samples)
+    first = cloudtrail_indexer.handler(event, FakeContext())
+    # The samples hold two events twice, identical: the second copy of each is a redelivery.
+    assert (first["indexed"], first["created"], first["redelivered"], first["replaced"]) == (16, 14, 2, 0)
+    stored = {h["_id"]: h["_source"] for h in opensearch.search("cwl-*", {"match_all": {}})}
+
+    records = cloudtrail_records(samples)
+    again = cloudtrail_indexer.handler(
+        cwl_event(cwl_payload([json.dumps(r) for r in records], timestamp=1_700_000_600_000)), FakeContext()
+    )
+    assert (again["indexed"], again["created"], again["redelivered"], again["replaced"]) == (16, 0, 16, 0)
+    assert again["failed"] == again["failed_parked"] == 0
+    # Nothing was rewritten: same documents, first delivery's @id and @timestamp kept.
+    assert {h["_id"]: h["_source"] for h in opensearch.search("cwl-*", {"match_all": {}})} == stored
+    assert opensearch.search("cwl-*", {"exists": {"field": "@replaced_id"}}) == []
+    assert _replacement_lines(caplog) == []
+    summary = [r.getMessage() for r in caplog.records if r.getMessage().startswith("logpipe: indexed")]
+    assert summary[-1] == "logpipe: indexed 16 (created 0, replaced 0, redelivered 16), failed 0, parked 0"
+
+
+def test_same_event_id_other_content_is_replaced_and_logged(
+    samples: Path, opensearch: Search, indexer_env: Callable, caplog: pytest.LogCaptureFixture
+) -> None:
+    record = cloudtrail_records(samples)[3]  # AssumeRole of 2014-07-18
+    first = cwl_payload([json.dumps(record)])
+    assert cloudtrail_indexer.handler(cwl_event(first), FakeContext())["created"] == 1
+    changed = {**record, "sourceIPAddress": "203.0.113.9"}
+    second = cwl_payload([json.dumps(changed)], timestamp=1_700_000_900_000)
+    second["logEvents"][0]["id"] = "36" + "7" * 54
+    result = cloudtrail_indexer.handler(cwl_event(second), FakeContext())
+    assert (result["indexed"], result["replaced"], result["created"], result["redelivered"]) == (1, 1, 0, 0)
+
+    old_id, new_id = first["logEvents"][0]["id"], second["logEvents"][0]["id"]
+    assert _replacement_lines(caplog) == [
+        f"logpipe: replaced document cwl-2014.07.18/{record['eventID']} (old @id {old_id}, new @id {new_id}): "
+        "content differs"
+    ]
+    (hit,) = opensearch.search("cwl-*", {"exists": {"field": "@replaced_id"}})
+    assert hit["_id"] == record["eventID"]
+    assert hit["_source"]["@replaced_id"] == old_id
+    assert hit["_source"]["@id"] == new_id
+    assert hit["_source"]["sourceIPAddress"] == "203.0.113.9"
+    assert json.loads(hit["_source"]["@message"]) == changed
+    assert opensearch.count("cwl-*") == 1
+
+
+def test_conflicts_mixed_with_other_item_errors(
+    samples: Path, opensearch: Search, fault_proxy: FaultProxy, indexer_env: Callable, s3: Any
+) -> None:
+    """One batch: a redelivery, a replacement, a document the template rejects and one answered
+    429 (not written) — each ends where it should, and the 409s are never parked."""
+    records = cloudtrail_records(samples)
+    same, other, rejected, throttled, fresh = records[0], records[3], records[6], records[7], records[9]
+    indexer_env(OPENSEARCH_ENDPOINT=fault_proxy.url, FAILED_BUCKET=BUCKET)
+    cloudtrail_indexer.handler(cwl_event(cwl_payload([json.dumps(same), json.dumps(other)])), FakeContext())
+    fault_proxy.requests.clear()
+
+    batch = [
+        same,
+        {**other, "userAgent": "aws-cli/2.15.0"},
+        {**rejected, "eventTime": "Jul 18, 2014, 3:07:39 PM"},
+        throttled,
+        fresh,
+    ]
+    fault_proxy.script = [("fail_items", {3: (429, "es_rejected_execution_exception")})]
+    result = cloudtrail_indexer.handler(
+        cwl_event(cwl_payload([json.dumps(r) for r in batch], timestamp=1_700_000_900_000)), FakeContext()
+    )
+    assert {k: result[k] for k in ("indexed", "created", "replaced", "redelivered", "failed", "failed_parked")} == {
+        "indexed": 4,
+        "created": 2,
+        "replaced": 1,
+        "redelivered": 1,
+        "failed": 1,
+        "failed_parked": 1,
+    }
+    (line,) = parked(s3)
+    assert (line["_id"], line["status"], line["error"]["type"]) == (
+        rejected["eventID"],
+        400,
+        "mapper_parsing_exception",
+    )
+
+    sent = [(r.path.split("?")[0], r.bulk_actions() if r.is_bulk else json.loads(r.body)) for r in fault_proxy.requests]
+    ids = [r["eventID"] for r in batch]
+    days = [f"cwl-{r['eventTime'][:10].replace('-', '.')}" for r in batch]
+    days[2] = "cwl-2023.11.14"  # no usable eventTime: the log event's day
+    assert sent[0] == ("/_bulk", [("create", {"_index": day, "_id": i}) for day, i in zip(days, ids, strict=True)])
+    # The two 409s are read back at once; only the one whose record differs is written again.
+    assert sent[1][0] == "/_mget" and [d["_id"] for d in sent[1][1]["docs"]] == [ids[0], ids[1]]
+    assert sent[2] == ("/_bulk", [("index", {"_index": days[1], "_id": ids[1]})])
+    assert sent[3] == ("/_bulk", [("create", {"_index": days[3], "_id": ids[3]})])
+    assert len(sent) == 4
+
+    hits = {h["_id"]: h["_source"] for h in opensearch.search("cwl-*", {"match_all": {}})}
+    assert sorted(hits) == sorted([ids[0], ids[1], ids[3], ids[4]])
+    assert hits[ids[1]]["userAgent"] == "aws-cli/2.15.0" and "@replaced_id" in hits[ids[1]]
+    assert "@replaced_id" not in hits[ids[0]] and "@replaced_id" not in hits[ids[3]]
+
+
+def test_unreadable_conflicts_are_retried_then_parked(
+    samples: Path, opensearch: Search, fault_proxy: FaultProxy, indexer_env: Callable, s3: Any
+) -> None:
+    """A 409 whose existing document cannot be read back is neither dropped nor overwritten
+    blindly: retried like any transient failure, then parked with the reason."""
+    record = cloudtrail_records(samples)[0]
+    indexer_env(OPENSEARCH_ENDPOINT=fault_proxy.url, FAILED_BUCKET=BUCKET, MAX_ATTEMPTS="2")
+    cloudtrail_indexer.handler(cwl_event(cwl_payload([json.dumps(record)])), FakeContext())
+
+    fault_proxy.mget_script = [("status", 503)]
+    result = cloudtrail_indexer.handler(cwl_event(cwl_payload([json.dumps(record)])), FakeContext())
+    assert (result["redelivered"], result["failed"]) == (1, 0)  # read on the second round
+
+    fault_proxy.mget_script = [("status", 503)] * 2
+    result = cloudtrail_indexer.handler(cwl_event(cwl_payload([json.dumps(record)])), FakeContext())
+    assert (result["indexed"], result["failed_parked"]) == (0, 1)
+    (line,) = parked(s3)
+    assert line["status"] == 503 and "_mget" in line["error"]["while"]
+    assert line["error"]["gave_up"] == "gave up after 2 attempts"
+    assert opensearch.count("cwl-*") == 1
+
+
+def test_lone_surrogate_does_not_sink_the_batch(samples: Path, opensearch: Search, indexer_env: Callable) -> None:
+    """A ``\\ud800`` escape (valid JSON, not encodable as UTF-8) in one record or message: that
+    document is indexed with the escape, and the batch with it."""
+    record = cloudtrail_records(samples)[3]
+    kept = {**record, "userAgent": "agent-\ud800"}  # written as CloudTrail wrote it
+    rewritten = {**kept, "eventID": "rewritten", "requestParameters": "wrapped-\ud800"}  # re-serialised
+    messages = [json.dumps(kept), json.dumps(rewritten), "plain text \ud800"]
+    result = cloudtrail_indexer.handler(cwl_event(cwl_payload(messages)), FakeContext())
+    assert (result["indexed"], result["failed"]) == (3, 0)
+    hits = {h["_id"]: h["_source"] for h in opensearch.search("cwl-*", {"match_all": {}})}
+    assert hits[record["eventID"]]["userAgent"] == "agent-\ud800"
+    assert hits["rewritten"]["requestParameters"] == {"_value": "wrapped-\ud800"}
+    assert "plain text \ud800" in [h["@message"] for h in hits.values()]

@@ -271,28 +271,54 @@ TRICKY_V2 = [
 ]
 
 
+def _framings(line: str) -> list[bytes]:
+    """The ways one line can reach the transform: bare, in VPC Flow Logs' compact wrapper, with
+    a space after the colon, JSON-escaped (non-ASCII as \\uXXXX), with padding and line ends."""
+    return [
+        line.encode(),
+        json.dumps({"message": line}, separators=(",", ":"), ensure_ascii=False).encode(),
+        json.dumps({"message": line}).encode(),
+        b" \t" + line.encode() + b"\r\n",
+        b'\n{"message":"  ' + line.encode() + b' "} ',
+        ("{" + line).encode(),
+        line.replace(" ", "\t").encode(),
+        line.replace(" ", "\x0b").encode(),
+        b'{"message":"' + line.replace(" ", "\t").encode() + b'"}',  # a raw tab is not JSON
+    ]
+
+
 @pytest.mark.parametrize(
     ("fmt_text", "sample"),
     [
         (flowlog_transform.DEFAULT_LOG_FORMAT, "vpc_flow.txt"),
         (V5_FORMAT, "vpc_flow_custom.txt"),
         (V3_FORMAT, "vpc_flow_custom_v3_tcpflags.txt"),
+        ("${interface-id} ${action}", "vpc_flow.txt"),
     ],
 )
 def test_fast_path_equals_reference_parser(fmt_text: str, sample: str, samples: Path) -> None:
-    """LogFormat.to_json (regex + template) must give exactly what parse_line + JSON gives."""
+    """LogFormat.to_json (one regex on the bytes + template) must give exactly what extracting
+    the line, splitting it and dumping the document gives, for every framing of every line."""
     fmt = flowlog_transform.LogFormat(fmt_text)
-    lines = (samples / sample).read_text().splitlines() + TRICKY_V2
+    lines = (samples / sample).read_text().splitlines() + TRICKY_V2 + ["eni-1 ACCEPT", "{eni-1 ACCEPT"]
     for line in lines:
-        fast = _outcome(lambda line=line: fmt.to_json(line))
-        slow = _outcome(lambda line=line: flowlog_transform._firehose.dumps_doc(fmt.parse_line(line)))
-        assert fast == slow, line
+        for payload in _framings(line):
+            fast = _outcome(lambda payload=payload: fmt.to_json(payload))
+            slow = _outcome(
+                lambda payload=payload: flowlog_transform._firehose.dumps_doc(
+                    fmt.parse_line(flowlog_transform.extract_line(payload))
+                )
+            )
+            assert fast == slow, payload
 
 
 def test_fast_path_string_only_format_still_drops_headers() -> None:
     fmt = flowlog_transform.LogFormat("${interface-id} ${action}")
-    assert _outcome(lambda: fmt.to_json("interface-id action")) == ("dropped", None)
-    assert fmt.to_json("eni-1 ACCEPT") == b'{"interface-id":"eni-1","action":"ACCEPT"}\n'
+    assert _outcome(lambda: fmt.to_json(b"interface-id action")) == ("dropped", None)
+    assert _outcome(lambda: fmt.to_json(b'{"message":"interface-id action"}')) == ("dropped", None)
+    assert fmt.to_json(b"eni-1 ACCEPT") == b'{"interface-id":"eni-1","action":"ACCEPT"}\n'
+    with pytest.raises(ValueError):  # starts like JSON: never read as a line
+        fmt.to_json(b"{eni-1 ACCEPT")
 
 
 @pytest.mark.parametrize(

@@ -51,10 +51,23 @@ def run_packaged(tmp_path: Path, module: str, event: dict[str, Any], env: dict[s
     return names, json.loads(proc.stdout)
 
 
-@pytest.mark.parametrize("module", ["waf_transform", "flowlog_transform", "securityhub_transform"])
-def test_transform_zip_holds_handler_and_helper(module: str) -> None:
-    with zipfile.ZipFile(io.BytesIO(package.build(module).zip_bytes)) as archive:
-        assert sorted(archive.namelist()) == sorted([f"{module}.py", "_firehose.py"])
+@pytest.mark.parametrize(
+    ("module", "helpers"),
+    [
+        ("waf_transform", ["_firehose.py"]),
+        ("flowlog_transform", ["_firehose.py"]),
+        ("securityhub_transform", ["_firehose.py", "_flat_object.py"]),
+        ("cloudtrail_indexer", ["_flat_object.py"]),
+    ],
+)
+def test_zip_holds_handler_and_helpers(module: str, helpers: list[str]) -> None:
+    built = package.build(module)
+    with zipfile.ZipFile(io.BytesIO(built.zip_bytes)) as archive:
+        assert sorted(archive.namelist()) == sorted([f"{module}.py", *helpers])
+        for info in archive.infolist():  # deterministic: fixed times and modes
+            assert (info.date_time, info.external_attr) == ((1980, 1, 1, 0, 0, 0), 0o644 << 16)
+    package.build.cache_clear()
+    assert package.build(module).code_sha256 == built.code_sha256
 
 
 def test_waf_zip_runs_stdlib_only(tmp_path: Path, samples: Path) -> None:
@@ -86,6 +99,24 @@ def test_cloudtrail_zip_runs_without_site_packages(tmp_path: Path, samples: Path
         cwl_event(cwl_payload([json.dumps(record)])),
         {"OPENSEARCH_ENDPOINT": opensearch.url, "OPENSEARCH_AUTH": "none"},
     )
-    assert names == ["cloudtrail_indexer.py"]
+    assert names == ["_flat_object.py", "cloudtrail_indexer.py"]
     assert result["indexed"] == 1
     assert opensearch.indices("cwl-*") == {"cwl-2022.11.10": 1}
+
+
+def test_securityhub_zip_reads_flat_object_mode(tmp_path: Path, samples: Path) -> None:
+    event = (samples / "securityhub_imported_event.json").read_bytes()
+    env = {"FLAT_OBJECT_MODE": "json-string"}
+    _, response = run_packaged(tmp_path, "securityhub_transform", firehose_event([event]), env)
+    doc = json.loads(decoded(response["records"][0]))
+    assert json.loads(doc["ProductFields"]) == json.loads(event)["detail"]["findings"][0]["ProductFields"]
+    assert "aws/securityhub/ProductName=Security Hub" in doc["ProductFields_leaves"]
+
+
+def test_cloudtrail_zip_reads_flat_object_mode(tmp_path: Path, samples: Path, opensearch: Search) -> None:
+    record = cloudtrail_records(samples)[0]  # requestParameters: null
+    env = {"OPENSEARCH_ENDPOINT": opensearch.url, "OPENSEARCH_AUTH": "none", "FLAT_OBJECT_MODE": "no-nulls"}
+    _, result = run_packaged(tmp_path, "cloudtrail_indexer", cwl_event(cwl_payload([json.dumps(record)])), env)
+    assert result["created"] == 1
+    (hit,) = opensearch.search("cwl-*", {"match_all": {}})
+    assert "requestParameters" not in hit["_source"]

@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
 from typing import Any
 
 try:
@@ -85,16 +84,33 @@ _STR, _INT, _TIME = 0, 1, 2
 _FIELD_RE = re.compile(r"\$\{([A-Za-z0-9_-]+)\}")
 _FORMAT_RE = re.compile(r"\s*(?:\$\{[A-Za-z0-9_-]+\}\s*)+")
 _GZIP_MAGIC = b"\x1f\x8b"
-# Fast-path groups: a string value needing no JSON escaping ("-" included: it is dropped after
-# the match); a canonical unsigned integer (no sign, no leading zero) or "-".
-_FAST_STR = r'([^\s"\\\x00-\x1f]+)'
-_FAST_INT = r"(0|[1-9][0-9]*|-)"
+# Fast-path groups, on the record's bytes: a string value of printable ASCII needing no JSON
+# escaping ("-" included: it is dropped after the match); a canonical unsigned integer (no sign,
+# no leading zero) or "-". Anything else (non-ASCII, escapes, odd whitespace) takes the
+# reference path, so these classes only need to be a safe subset, not complete.
+_FAST_STR = rb"([\x21\x23-\x5b\x5d-\x7e]+)"
+_FAST_INT = rb"(0|[1-9][0-9]*|-)"
+# Around a record: only the ASCII whitespace that both str.strip and JSON accept.
+_FAST_PAD = rb"[ \t\n\r]*"
 _NEEDS_JSON_PARSE = re.compile(r'["\\\x00-\x1f]')
 _MESSAGE_PREFIXES = ('{"message":"', '{"message": "')
 
 _DECODE = json.JSONDecoder().decode
-# Epoch-second token → ISO text: the records of a batch share their capture windows.
-_TOKEN_ISO: dict[str, str] = {}
+
+
+class _IsoCache(dict):
+    """Epoch-second token (bytes) → ISO 8601 bytes; ``-`` maps to itself. The records of a batch
+    share their capture windows, so a hit (a plain C dict lookup) is the common case."""
+
+    def __missing__(self, token: bytes) -> bytes:
+        if len(self) >= 65_536:
+            self.clear()
+            self[b"-"] = b"-"
+        iso = self[token] = _firehose.epoch_seconds_to_iso(int(token)).encode("ascii")
+        return iso
+
+
+_TOKEN_ISO = _IsoCache({b"-": b"-"})
 
 
 class LogFormat:
@@ -110,44 +126,50 @@ class LogFormat:
             (name, _TIME if name in TIME_FIELDS else _INT if name in NUMERIC_FIELDS else _STR) for name in self.names
         )
         self.header_words = KNOWN_FIELDS | set(self.names)
-        # Fast path for ordinary lines (nothing needing a JSON escape, canonical numbers): one
-        # regex splits the line and validates the field count and the digits of every numeric
-        # field in C, and the JSON is assembled from per-field templates. Anything else falls
-        # back to parse_line, the reference (a test holds the two to the same output).
+        self._compile_fast_path()
+
+    def _compile_fast_path(self) -> None:
+        """Compiled once per format (formats are cached): for an ordinary record, one regex on
+        the raw bytes unwraps ``{"message": ...}``, splits the line and checks the field count
+        and the digits of every numeric field in C, and the JSON is assembled from a template
+        with one slot per field. Anything the regex does not take goes through
+        :meth:`reference`; a test holds the two to the same output."""
         groups = []
         parts = []
         for name, kind in self.spec:
             groups.append(_FAST_STR if kind == _STR else _FAST_INT)
             parts.append(f'"{name}":%s' if kind == _INT else f'"{name}":"%s"')
-        self.fast_re = re.compile(r"\s+".join(groups))
-        self.fast_parts: tuple[str, ...] = tuple(parts)
-        self.fast_template = "{" + ",".join(parts) + "}\n"
-        self.time_groups: tuple[int, ...] = tuple(i for i, (_, kind) in enumerate(self.spec) if kind == _TIME)
+        # No "{" first on a bare line: such a record is JSON (or broken JSON), never a line.
+        self._bare = re.compile(_FAST_PAD + rb"(?!\{)" + rb"[ \t]+".join(groups) + _FAST_PAD).fullmatch
+        inner = rb" +".join(groups)
+        self._wrapped = re.compile(_FAST_PAD + rb'\{"message": ?" *' + inner + rb' *"\}' + _FAST_PAD).fullmatch
+        self._parts: tuple[bytes, ...] = tuple(part.encode() for part in parts)
+        self._template = ("{" + ",".join(parts) + "}\n").encode()
+        self._time_groups: tuple[int, ...] = tuple(i for i, (_, kind) in enumerate(self.spec) if kind == _TIME)
         # Only a line whose first field may be any word can be a header that matches the regex.
-        self.check_header = self.spec[0][1] == _STR
+        self._header_bytes = frozenset(word.encode() for word in self.header_words) if self.spec[0][1] == _STR else None
 
-    def to_json(self, line: str) -> bytes:
-        """One flow log line → output document bytes (JSON + newline); the same result as
-        ``dumps_doc(parse_line(line))``, faster."""
-        match = self.fast_re.fullmatch(line)
-        if match is None or (self.check_header and match.group(1) in self.header_words):
-            return _firehose.dumps_doc(self.parse_line(line))
+    def to_json(self, payload: bytes) -> bytes:
+        """One Firehose record (``{"message": "<line>"}`` or the bare line) → output document
+        bytes (JSON + newline); the same result as :meth:`reference`, faster."""
+        match = self._wrapped(payload) or self._bare(payload)
+        if match is None:
+            return self.reference(payload)
         values = list(match.groups())
-        for i in self.time_groups:
-            token = values[i]
-            if token != "-":
-                iso = _TOKEN_ISO.get(token)
-                if iso is None:
-                    iso = _firehose.epoch_seconds_to_iso(int(token))
-                    if len(_TOKEN_ISO) >= 65_536:
-                        _TOKEN_ISO.clear()
-                    _TOKEN_ISO[token] = iso
-                values[i] = iso
-        if "-" not in values:
-            return (self.fast_template % tuple(values)).encode("utf-8")
+        if self._header_bytes is not None and values[0] in self._header_bytes:
+            return self.reference(payload)
+        iso = _TOKEN_ISO
+        for i in self._time_groups:
+            values[i] = iso[values[i]]
+        if b"-" not in values:
+            return self._template % tuple(values)
         # NODATA / SKIPDATA and other lines with "no value" fields: leave those fields out.
-        body = ",".join([part % value for part, value in zip(self.fast_parts, values, strict=True) if value != "-"])
-        return ("{" + body + "}\n").encode("utf-8")
+        body = b",".join([part % value for part, value in zip(self._parts, values, strict=True) if value != b"-"])
+        return b"{" + body + b"}\n"
+
+    def reference(self, payload: bytes) -> bytes:
+        """The plain implementation :meth:`to_json` must equal: extract, split, convert, dump."""
+        return _firehose.dumps_doc(self.parse_line(extract_line(payload)))
 
     def parse_line(self, line: str) -> dict[str, Any]:
         """One flow log line → document; raises ``_firehose.Drop`` for a header line and
@@ -213,16 +235,6 @@ def extract_line(payload: bytes) -> str:
     return text
 
 
-def make_transform(fmt: LogFormat) -> Callable[[bytes], bytes]:
-    """The per-record transform for one log format."""
-    to_json = fmt.to_json
-
-    def transform(payload: bytes) -> bytes:
-        return to_json(extract_line(payload))
-
-    return transform
-
-
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Firehose data-transformation entry point."""
-    return _firehose.process(event, make_transform(log_format()), "flowlog_transform")
+    return _firehose.process(event, log_format().to_json, "flowlog_transform")

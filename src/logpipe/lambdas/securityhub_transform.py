@@ -26,7 +26,17 @@ is not two documents, and the transform cannot add records. So:
   mandatory ``CreatedAt`` / ``UpdatedAt`` → ``ProcessingFailed`` (not a findings event);
 * not JSON → ``ProcessingFailed``. The handler never raises on bad data.
 
-Environment: none.
+The ``logpipe-securityhub`` template maps ``ProductFields``, ``UserDefinedFields``,
+``Resources[].Details`` and ``Resources[].Tags`` (:data:`FLAT_OBJECT_FIELDS`) as ``flat_object``.
+
+Environment (read per invocation):
+
+* ``FLAT_OBJECT_MODE`` [``native``] — how those fields are written (see ``_flat_object``):
+  ``native`` (OpenSearch >= 2.17) leaves them as they are; ``no-nulls`` (2.7-2.16) removes
+  every null inside them — ASFF uses null only for "no value", so nothing searchable is lost;
+  ``json-string`` (< 2.7, Elasticsearch 7.10) writes each as its JSON text with a
+  ``<field>_leaves`` keyword list beside it (``Resources[i].Details_leaves`` on each resource).
+  An unknown value means ``native``, with a warning.
 """
 
 from __future__ import annotations
@@ -34,20 +44,27 @@ from __future__ import annotations
 from typing import Any
 
 try:
-    from . import _firehose
-except ImportError:  # deployed: the zip root holds this module and _firehose.py side by side
+    from . import _firehose, _flat_object
+except ImportError:  # deployed: the zip root holds this module and its helpers side by side
     import _firehose  # type: ignore[no-redef]
+    import _flat_object  # type: ignore[no-redef]
 
 #: Envelope keys copied into ``@event``.
 ENVELOPE_KEYS = ("id", "time", "account", "region", "source", "detail-type", "resources")
 #: Where the envelope goes in the document.
 EVENT_KEY = "@event"
+#: ASFF fields the ``logpipe-securityhub`` template maps as flat_object (dotted paths, as the
+#: template names them; ``Resources`` is a list, walked element by element).
+FLAT_OBJECT_FIELDS: tuple[str, ...] = ("ProductFields", "UserDefinedFields", "Resources.Details", "Resources.Tags")
+#: ``FLAT_OBJECT_MODE`` values, default first.
+FLAT_OBJECT_MODES: tuple[str, ...] = _flat_object.FLAT_OBJECT_MODES
+_FLAT_PATHS = _flat_object.split_paths(FLAT_OBJECT_FIELDS)
 
 _dumps = _firehose.dumps_doc
 _loads = _firehose.loads
 
 
-def transform(payload: bytes) -> bytes:
+def transform(payload: bytes, flat_object_mode: str = _flat_object.NATIVE) -> bytes:
     """One EventBridge event (JSON bytes) → the finding document bytes."""
     event = _loads(payload)
     if type(event) is not dict:
@@ -67,10 +84,14 @@ def transform(payload: bytes) -> bytes:
     for key in ("CreatedAt", "UpdatedAt"):
         if type(finding.get(key)) is not str:
             raise ValueError(f"finding has no {key}")
+    _flat_object.apply(finding, _FLAT_PATHS, flat_object_mode)
     finding[EVENT_KEY] = {key: event[key] for key in ENVELOPE_KEYS if key in event}
     return _dumps(finding)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Firehose data-transformation entry point."""
-    return _firehose.process(event, transform, "securityhub_transform")
+    mode = _flat_object.mode_from_env()
+    if mode == _flat_object.NATIVE:
+        return _firehose.process(event, transform, "securityhub_transform")
+    return _firehose.process(event, lambda payload: transform(payload, mode), "securityhub_transform")

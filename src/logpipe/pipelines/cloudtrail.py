@@ -95,7 +95,7 @@ FIELDS: dict[str, dict[str, Any]] = {
 #: DescribeInstances); ``insightDetails`` mixes integer and fractional averages;
 #: ``webIdFederationData`` carries provider claim names with dots and colons as keys. The indexer
 #: shapes them for the engine's flat_object mode; ``resources`` and ``tlsDetails`` are stable.
-VARIABLE: tuple[str, ...] = tuple(".".join(path) for path in FLAT_OBJECT_FIELDS)
+VARIABLE: tuple[str, ...] = FLAT_OBJECT_FIELDS
 
 
 def trail_name(ctx: Context) -> str:

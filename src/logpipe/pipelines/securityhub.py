@@ -20,6 +20,7 @@ from pydantic import Field, field_validator
 from logpipe.config import FirehoseSettings, LambdaSettings, PipelineSettings
 from logpipe.engine.context import Context
 from logpipe.engine.model import Ref, Resource
+from logpipe.lambdas.securityhub_transform import FLAT_OBJECT_FIELDS
 from logpipe.opensearch import mappings as m
 from logpipe.pipelines import shared
 from logpipe.pipelines.base import IndexSpec, Pipeline, Probe
@@ -105,7 +106,7 @@ FIELDS: dict[str, dict[str, Any]] = {
 #: ``ProductFields`` and ``UserDefinedFields`` are free maps whose keys contain "/" and ":";
 #: ``Resources.Details`` has one sub-object per resource type (hundreds of types, thousands of fields:
 #: the default 1000-field limit would be hit); ``Resources.Tags`` keys are the customer's tag names.
-VARIABLE: tuple[str, ...] = ("ProductFields", "UserDefinedFields", "Resources.Details", "Resources.Tags")
+VARIABLE: tuple[str, ...] = FLAT_OBJECT_FIELDS
 
 
 def _settings(ctx: Context) -> SecurityHubSettings:

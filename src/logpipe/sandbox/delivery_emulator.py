@@ -11,6 +11,12 @@ the managed services do:
   rejects to the backup bucket, as ``FailedDocumentsOnly`` does.
 - CloudWatch Logs subscription to a Lambda function: runs the function's handler.
 
+A handler sees the environment AWS would give it: the function's configured variables (as moto
+holds them, so an ``update-function-configuration`` takes effect on the next delivery) and the
+runtime's ``AWS_REGION``; a handler setting the function does not configure (say
+``FLAT_OBJECT_MODE`` exported in the shell that started the sandbox) is hidden for the
+invocation, so the handler falls back to its default as on AWS.
+
 Only logpipe's own handler modules are ever run; anything else is logged and skipped.
 """
 
@@ -32,6 +38,22 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 _ENV_LOCK = threading.Lock()
+#: Every setting logpipe's handlers read from their environment (a test keeps this complete).
+HANDLER_SETTINGS = (
+    "OPENSEARCH_ENDPOINT",
+    "OPENSEARCH_AUTH",
+    "INDEX_PREFIX",
+    "MAX_BULK_BYTES",
+    "FAILED_BUCKET",
+    "FAILED_PREFIX",
+    "MAX_ATTEMPTS",
+    "RETRY_BASE_MS",
+    "RETRY_MAX_MS",
+    "SAFETY_MARGIN_MS",
+    "HTTP_TIMEOUT_S",
+    "LOG_FORMAT",
+    "FLAT_OBJECT_MODE",
+)
 _ROTATION_FORMATS = {
     "NoRotation": "",
     "OneHour": "-%Y-%m-%d-%H",
@@ -162,7 +184,9 @@ class DeliveryEmulator:
             log.warning("sandbox: %s is not a logpipe handler (%s); not run", function_arn, function.handler)
             return None
         module = importlib.import_module(f"logpipe.lambdas.{module_name}")
-        env = dict(function.environment_vars or {})
+        # Unset settings stay unset (None), whatever this process's own environment holds.
+        env: dict[str, str | None] = dict.fromkeys(HANDLER_SETTINGS)
+        env.update(function.environment_vars or {})
         endpoint = env.get("OPENSEARCH_ENDPOINT")
         if endpoint and "://" not in endpoint:
             # The sandbox domain's endpoint is the local stand-in, which speaks plain HTTP.
@@ -192,11 +216,16 @@ def _is_logpipe_handler(module_name: str) -> bool:
 
 
 @contextmanager
-def _environment(values: dict[str, str]):
-    """Handlers read their settings from the environment; one invocation at a time sets it."""
+def _environment(values: dict[str, str | None]):
+    """Handlers read their settings from the environment; one invocation at a time sets it
+    (``None``: unset for the invocation)."""
     with _ENV_LOCK:
         saved = {k: os.environ.get(k) for k in values}
-        os.environ.update(values)
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         try:
             yield
         finally:
