@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+pytest_plugins = ["tests.real_engine"]
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO.parent / "shared" / "samples"
 REGION = "ap-northeast-2"

@@ -31,6 +31,7 @@ import contextlib
 import fcntl
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -99,7 +100,9 @@ def engine_for(version: str, tmp_path_factory: pytest.TempPathFactory) -> Engine
     engine = from_env(version)
     if engine is not None:
         return engine
-    reason = real_engine.unavailable_reason((version,))
+    # Tests never download: CI's .ci/real-engines.sh (or `python -m logpipe.sandbox.real_engine fetch`)
+    # fills the cache beforehand.
+    reason = real_engine.unavailable_reason((version,), fetch_missing=False)
     if reason:
         pytest.skip(f"real OpenSearch {version}: {reason}")
     return _shared(version, run_dir(tmp_path_factory))
@@ -183,3 +186,73 @@ def real_engine_2_11(tmp_path_factory: pytest.TempPathFactory) -> Engine:
 def real_engine_any(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Engine:
     """Each supported version in turn."""
     return engine_for(request.param, tmp_path_factory)
+
+
+# A clean domain for each test ---------------------------------------------------------------------
+SECURITY = "/_plugins/_security/api"
+_KINDS = ("rolesmapping", "roles", "internalusers", "tenants")
+_snapshots: dict[str, dict[str, dict[str, Any]]] = {}
+
+
+def security_state(engine: Engine) -> dict[str, dict[str, Any]]:
+    return {kind: engine.request("GET", f"{SECURITY}/{kind}").json() for kind in _KINDS}
+
+
+def reset(engine: Engine) -> None:
+    """Put the node back as it started: no index, no template, the demo security configuration.
+
+    The first call remembers the security configuration as the node started; tests on a real node
+    take turns (:func:`exclusive`), so this never races another test.
+    """
+    baseline = _snapshots.setdefault(engine.url, security_state(engine))
+    for row in engine.request("GET", "/_cat/indices?format=json&h=index").json():
+        if not row["index"].startswith("."):
+            engine.request("DELETE", f"/{row['index']}")
+    for entry in engine.request("GET", "/_index_template").json().get("index_templates", []):
+        engine.request("DELETE", f"/_index_template/{entry['name']}")
+    now = security_state(engine)
+    for kind in _KINDS:
+        for name, body in now[kind].items():
+            if body.get("reserved") or body.get("static") or body.get("hidden"):
+                continue
+            if name not in baseline[kind]:
+                engine.request("DELETE", f"{SECURITY}/{kind}/{name}")
+            elif body != baseline[kind][name] and kind == "rolesmapping":
+                kept = {
+                    k: v
+                    for k, v in baseline[kind][name].items()
+                    if k in ("users", "backend_roles", "hosts", "and_backend_roles", "description")
+                }
+                engine.request("PUT", f"{SECURITY}/{kind}/{name}", json=kept)
+
+
+@contextlib.contextmanager
+def exclusive(engine: Engine) -> Iterator[None]:
+    """The node to this test alone: xdist workers share one node per version, and each test starts
+    from a reset node, so tests on it take turns (a lock file per node, held for the whole test)."""
+    port = engine.url.rsplit(":", 1)[-1]
+    with _locked(Path(tempfile.gettempdir()) / f"logpipe-real-engine-{port}.lock"):
+        reset(engine)
+        try:
+            yield
+        finally:
+            # Clean for the next one too: another worker's first reset takes the node as it finds it
+            # for the baseline.
+            reset(engine)
+
+
+@contextlib.contextmanager
+def standin_for(engine: Engine, **options: Any) -> Iterator[Any]:
+    """The domain endpoint logpipe's tests talk to, in front of the real node: SigV4 and the master user
+    act as its admin, other basic-auth users as themselves, and its own security plugin answers."""
+    from logpipe.sandbox.opensearch_standin import OpenSearchStandin
+
+    with exclusive(engine):
+        server = OpenSearchStandin(
+            engine.url, upstream_ca=engine.ca_cert, upstream_auth=engine.auth, security_upstream=True, **options
+        )
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()

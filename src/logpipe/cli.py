@@ -365,12 +365,29 @@ def sandbox() -> None:
 
 
 @sandbox.command("start")
+@click.option(
+    "--engine",
+    type=click.Choice(["emulator", "opensearch"]),
+    help="emulator: embedded, no Java (default); opensearch: the real engine from the cache "
+    "(fetch: python -m logpipe.sandbox.real_engine fetch). Env: LOGPIPE_SANDBOX_ENGINE.",
+)
+@click.option(
+    "--engine-version",
+    metavar="VERSION",
+    help="The domain's engine, e.g. OpenSearch_2.11 or Elasticsearch_7.10 (the emulator then refuses what "
+    "that version refuses) [default: OpenSearch_2.17; real: 2.19]. Env: LOGPIPE_SANDBOX_ENGINE_VERSION.",
+)
 @_command
-def sandbox_start(options: Options, printer: Printer) -> int:
+def sandbox_start(options: Options, printer: Printer, engine: str | None, engine_version: str | None) -> int:
     """Start the emulator in the background, seeded with the lab's starting point."""
     from logpipe.sandbox import control
 
-    info = control.ensure_running(region=options.region or "ap-northeast-2", progress=printer.progress)
+    info = control.ensure_running(
+        region=options.region or "ap-northeast-2",
+        progress=printer.progress,
+        engine=engine,
+        engine_version=engine_version,
+    )
     _print_sandbox(printer, info)
     return 0
 
@@ -410,7 +427,7 @@ def _print_sandbox(printer: Printer, info: dict[str, Any]) -> None:
     if printer.json:
         printer.document({"running": True, **info})
         return
-    for key in ("aws_endpoint_url", "opensearch_url", "region", "pid", "state_dir"):
+    for key in ("aws_endpoint_url", "opensearch_url", "engine", "engine_version", "region", "pid", "state_dir"):
         if key in info:
             printer.out.print(f"{key}: {info[key]}")
 

@@ -2,19 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
 
 from logpipe.sandbox.opensearch_standin import OpenSearchStandin
-from tests.conftest import CALLER_ARN, MASTER_PASSWORD, fgac_domain  # noqa: F401 - shared with the tests here
+from tests.conftest import CALLER_ARN, MASTER_PASSWORD, REGION, fgac_domain
 
 ADMIN = ("admin", MASTER_PASSWORD)
 API = "/_plugins/_security/api"
 SAVED_OBJECTS = "/_dashboards/api/saved_objects"
 XSRF = {"osd-xsrf": "true"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module that sets ``ENGINES = BOTH`` runs each test on the emulator (osmem-server + the
+    stand-in's security plugin) and on a real OpenSearch 2.19 node with its security plugin (skipped,
+    with the reason, where none can run): a behaviour the emulator gets wrong fails on one of the two.
+    Others (the AWS side of the domain, how requests are signed) run on the emulator only."""
+    if "engine" in metafunc.fixturenames:
+        metafunc.parametrize("engine", getattr(metafunc.module, "ENGINES", ("emulator",)))
+
+
+BOTH = ("emulator", "real-2.19")
+
+
+@pytest.fixture
+def standin(engine: str, osmem_base: Any, request: pytest.FixtureRequest) -> Iterator[OpenSearchStandin]:
+    """This test's domain endpoint (the lab domain's too), on ``engine``."""
+    if engine == "emulator":
+        with fgac_domain(osmem_base, region=REGION) as server:
+            yield server
+        return
+    from tests.real_engine import standin_for
+
+    real = request.getfixturevalue("real_engine_2_19")
+    with standin_for(
+        real, master_password=MASTER_PASSWORD, master_iam_arn=CALLER_ARN, default_iam_arn=CALLER_ARN, region=REGION
+    ) as server:
+        yield server
 
 
 @pytest.fixture

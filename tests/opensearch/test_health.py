@@ -12,7 +12,9 @@ from click.testing import CliRunner
 from logpipe.cli import main
 from logpipe.pipelines import load
 from logpipe.sandbox.opensearch_standin import OpenSearchStandin
-from tests.opensearch.conftest import API, admin, up
+from tests.opensearch.conftest import API, BOTH, admin, up
+
+ENGINES = BOTH  # the real engine is right where the emulator differs
 
 
 def iso(when: datetime) -> str:

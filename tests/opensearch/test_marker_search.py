@@ -9,7 +9,9 @@ import pytest
 
 from logpipe.opensearch import indices
 from logpipe.sandbox.opensearch_standin import OpenSearchStandin
-from tests.opensearch.conftest import admin
+from tests.opensearch.conftest import BOTH, admin
+
+ENGINES = BOTH  # the real engine is right where the emulator differs
 
 MARKER = "logpipe-verify-0123456789abcdef"
 

@@ -13,7 +13,9 @@ from click.testing import CliRunner
 
 from logpipe.cli import main
 from logpipe.sandbox.opensearch_standin import OpenSearchStandin
-from tests.opensearch.conftest import admin, up
+from tests.opensearch.conftest import BOTH, admin, up
+
+ENGINES = BOTH  # the real engine is right where the emulator differs
 
 
 @pytest.fixture

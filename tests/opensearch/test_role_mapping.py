@@ -10,7 +10,9 @@ import pytest
 from logpipe import pipelines as registry
 from logpipe.pipelines.search import writer_role_arns
 from logpipe.sandbox.opensearch_standin import OpenSearchStandin
-from tests.opensearch.conftest import API, CALLER_ARN, admin, mapping, teardown, up
+from tests.opensearch.conftest import API, BOTH, CALLER_ARN, admin, mapping, teardown, up
+
+ENGINES = BOTH  # the real engine is right where the emulator differs
 
 ACCOUNT = "123456789012"
 OTHER_TEAM = f"arn:aws:iam::{ACCOUNT}:role/other-team-ingest"

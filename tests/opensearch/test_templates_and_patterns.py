@@ -11,7 +11,9 @@ import requests
 from logpipe import pipelines as registry
 from logpipe.errors import PreflightError
 from logpipe.sandbox.opensearch_standin import OpenSearchStandin
-from tests.opensearch.conftest import SAVED_OBJECTS, admin, teardown, up
+from tests.opensearch.conftest import BOTH, SAVED_OBJECTS, admin, teardown, up
+
+ENGINES = BOTH  # the real engine is right where the emulator differs
 
 #: pipeline -> (index pattern, time field), as the README documents them.
 INDEX_PATTERNS = {

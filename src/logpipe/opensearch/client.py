@@ -13,6 +13,7 @@ written anywhere, or put into an exception message.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -36,6 +37,7 @@ RETRY_STATUS = (429, 502, 503, 504)
 MAX_ATTEMPTS = 6
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 20.0
+SECURITY_WRITE_ATTEMPTS = 4
 
 T = TypeVar("T")
 RequestHook = Callable[[str, str], None]
@@ -149,6 +151,7 @@ class DataPlane:
         principal: str = "",
         tenant: str | None = None,
         security_api: str = PLUGINS_SECURITY_API,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.raw = raw
         self.base_url = base_url.rstrip("/")
@@ -156,6 +159,8 @@ class DataPlane:
         self.principal = principal
         self.tenant = tenant
         self.security_api = security_api
+        self._security_writes = threading.Lock()
+        self._sleep = sleep
 
     def __repr__(self) -> str:
         return f"<DataPlane {self.base_url} ({self.auth_kind})>"
@@ -202,8 +207,23 @@ class DataPlane:
         return self.request(method, "/_dashboards" + path, body=body, headers=headers, missing=missing)
 
     def security(self, method: str, path: str, *, body: Any = None, missing: Any = _RAISE) -> Any:
-        """A security plugin REST API call, on the path this domain's engine serves."""
-        return self.request(method, self.security_api + path, body=body, missing=missing)
+        """A security plugin REST API call, on the path this domain's engine serves.
+
+        The plugin keeps its whole configuration in one document written with optimistic concurrency:
+        two writes at once and one fails with 409 "version conflict" (seen on OpenSearch 2.19). So this
+        run's writes go one at a time, and a conflict with someone else's write is retried.
+        """
+        if method in ("GET", "HEAD"):
+            return self.request(method, self.security_api + path, body=body, missing=missing)
+        with self._security_writes:
+            for attempt in range(1, SECURITY_WRITE_ATTEMPTS + 1):
+                try:
+                    return self.request(method, self.security_api + path, body=body, missing=missing)
+                except OpenSearchError as exc:
+                    if exc.status != 409 or "version conflict" not in str(exc) or attempt == SECURITY_WRITE_ATTEMPTS:
+                        raise
+                    self._sleep(BACKOFF_BASE_SECONDS * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # messages ---------------------------------------------------------------------------
     def explain(self, what: str, status: int, body: Any) -> str:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from opensearchpy import helpers
+
 from logpipe.opensearch.client import DataPlane, OpenSearchError, path_part
 
 WINDOW = "24h"
@@ -175,15 +177,26 @@ def delete_index(client: DataPlane, index: str) -> None:
     client.call(lambda raw: raw.indices.delete(index=index), what=f"DELETE /{path_part(index)}", missing=None)
 
 
-def reindex(client: DataPlane, source: str, destination: str) -> int:
-    """Copy every document of ``source`` into ``destination`` (created by the templates); returns the count."""
-    body = {"source": {"index": source}, "dest": {"index": destination}}
-    reply = client.call(
-        lambda raw: raw.reindex(body=body, params={"refresh": "true", "wait_for_completion": "true"}),
-        what=f"POST /_reindex {source} -> {destination}",
-    )
-    failures = (reply or {}).get("failures") or []
-    if failures:
-        first = failures[0].get("cause", {}).get("reason", failures[0])
-        raise OpenSearchError(f"reindex {source} -> {destination}: {len(failures)} document(s) failed: {first}")
-    return int((reply or {}).get("created", 0)) + int((reply or {}).get("updated", 0))
+def copy_documents(client: DataPlane, source: str, destination: str) -> int:
+    """Copy every document of ``source`` into ``destination``, keeping their ids; returns the count.
+
+    A scroll read and ``_bulk`` writes (opensearch-py's ``helpers.reindex``), not ``_reindex``: that
+    is a module a node may lack (the minimal distribution has none), and scroll and bulk every
+    engine serves. A document the destination's mapping refuses fails the copy, naming it.
+    """
+    what = f"copy {source} -> {destination} (scroll and _bulk)"
+    try:
+        client.call(
+            lambda raw: helpers.reindex(raw, source, destination, chunk_size=500, bulk_kwargs={"max_retries": 3}),
+            what=what,
+        )
+    except helpers.BulkIndexError as exc:
+        item = next(iter(exc.errors[0].values()), {}) if exc.errors else {}
+        error = item.get("error") or {}
+        reason = error.get("reason", error) if isinstance(error, dict) else error
+        raise OpenSearchError(
+            f"{what}: {len(exc.errors)} document(s) refused, e.g. {item.get('_id')}: {reason}"
+        ) from None
+    client.call(lambda raw: raw.indices.refresh(index=destination), what=f"POST /{destination}/_refresh")
+    counts = doc_counts(client, destination)
+    return counts.get(destination, 0)

@@ -63,7 +63,7 @@ def reindex(client: DataPlane, candidate: Candidate, mappings: dict[str, Any]) -
         lambda raw: raw.indices.create(index=temp, body={"mappings": mappings}),
         what=f"PUT /{path_part(temp)}",
     )
-    copied = indices.reindex(client, index, temp)
+    copied = indices.copy_documents(client, index, temp)
     if copied < candidate.documents:
         raise OpenSearchError(
             f"repair of {index}: only {copied} of {candidate.documents} document(s) could be copied into {temp}; "
@@ -71,7 +71,7 @@ def reindex(client: DataPlane, candidate: Candidate, mappings: dict[str, Any]) -
         )
     indices.delete_index(client, index)
     try:
-        back = indices.reindex(client, temp, index)
+        back = indices.copy_documents(client, temp, index)
     except OpenSearchError as exc:
         raise OpenSearchError(
             f"repair of {index}: the documents are safe in {temp}, but copying back failed: {exc}"

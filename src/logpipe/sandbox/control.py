@@ -13,11 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from logpipe.errors import LogpipeError
+from logpipe.errors import LogpipeError, UsageError
 
 STATE_FILE = "state.json"
 LOG_FILE = "emulator.log"
-START_TIMEOUT_SECONDS = 90.0
+START_TIMEOUT_SECONDS = 240.0  # a real engine takes up to a minute on a busy machine
+ENGINE_ENV = "LOGPIPE_SANDBOX_ENGINE"
+ENGINE_VERSION_ENV = "LOGPIPE_SANDBOX_ENGINE_VERSION"
 
 # moto accepts any credentials; these keep boto3 away from real ones while --sandbox is on.
 SANDBOX_CREDENTIALS = {
@@ -85,16 +87,56 @@ def status() -> dict[str, Any] | None:
     return {**info, "state_dir": str(state_dir())}
 
 
+def engine_choice(engine: str | None, engine_version: str | None) -> tuple[str, str | None]:
+    """(engine, version) asked for: the arguments, else ``LOGPIPE_SANDBOX_ENGINE`` /
+    ``LOGPIPE_SANDBOX_ENGINE_VERSION``, else the embedded emulator as the newest OpenSearch.
+
+    Checked before anything starts: an emulated version must be one logpipe supports, a real
+    engine must be in the cache (the message says how to fetch it).
+    """
+    engine = engine or os.environ.get(ENGINE_ENV) or "emulator"
+    version = engine_version or os.environ.get(ENGINE_VERSION_ENV) or None
+    if engine not in ("emulator", "opensearch"):
+        raise UsageError(f"sandbox engine {engine!r}: choose emulator (embedded, no Java) or opensearch (real)")
+    if engine == "opensearch":
+        from logpipe.sandbox import real_engine
+
+        return engine, real_engine.version_for(version)
+    if version is not None:
+        from logpipe.opensearch.mappings import flat_object_mode
+
+        version = version if "_" in version else f"OpenSearch_{version}"
+        flat_object_mode(version)  # refuses what logpipe does not support, naming what it does
+    return engine, version
+
+
 def ensure_running(
-    *, region: str = "ap-northeast-2", seed: dict[str, Any] | None = None, progress: Callable[[str], None] | None = None
+    *,
+    region: str = "ap-northeast-2",
+    seed: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+    engine: str | None = None,
+    engine_version: str | None = None,
 ) -> dict[str, Any]:
-    """Return the running sandbox, starting one (seeded with the lab's starting point) if needed."""
+    """Return the running sandbox, starting one (seeded with the lab's starting point) if needed.
+
+    ``engine``/``engine_version`` as :func:`engine_choice`; asking a running sandbox for another
+    one is an error (its state would be lost by a silent restart).
+    """
+    explicit = bool(engine or engine_version)
+    engine, engine_version = engine_choice(engine, engine_version)
     info = status()
     if info is not None:
         if info.get("region") != region:
             raise LogpipeError(
                 f"the sandbox runs in {info.get('region')}, not {region}; "
                 "run `logpipe sandbox stop` first or use that region"
+            )
+        running = (info.get("engine", "emulator"), info.get("engine_version"))
+        if explicit and (running[0] != engine or (engine_version and not _same_version(running[1], engine_version))):
+            raise LogpipeError(
+                f"the sandbox runs {running[0]} {running[1]}, not {engine} {engine_version or ''}".rstrip()
+                + "; run `logpipe sandbox stop` first"
             )
         return info
     folder = state_dir()
@@ -106,6 +148,9 @@ def ensure_running(
     command = [sys.executable, "-m", "logpipe.sandbox.emulator", "--state-dir", str(folder), "--region", region]
     if seed:
         command += ["--seed", json.dumps(seed)]
+    command += ["--engine", engine]
+    if engine_version:
+        command += ["--engine-version", engine_version]
     process = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True
     )
@@ -124,6 +169,14 @@ def ensure_running(
     raise LogpipeError(
         f"the sandbox emulator did not start within {int(START_TIMEOUT_SECONDS)} s; see {folder / LOG_FILE}"
     )
+
+
+def _same_version(running: str | None, wanted: str) -> bool:
+    """``OpenSearch_2.11`` (what the domain reports) against ``2.11.1`` or ``OpenSearch_2.11`` (asked for)."""
+    if not running:
+        return False
+    short = running.removeprefix("OpenSearch_")
+    return running == wanted or wanted.removeprefix("OpenSearch_").startswith(short)
 
 
 def stop() -> bool:

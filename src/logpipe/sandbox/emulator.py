@@ -23,6 +23,8 @@ from typing import Any
 
 from logpipe.sandbox.control import SANDBOX_CREDENTIALS, STATE_FILE
 
+DEFAULT_ENGINE_VERSION = "OpenSearch_2.17"
+
 LAB_SEED: dict[str, Any] = {
     "domain": "demogo-opensearch",
     "vpcs": ["demogo-vpc"],
@@ -33,7 +35,13 @@ SANDBOX_IAM_ARN = "arn:aws:iam::123456789012:user/moto"
 
 
 def seed_account(
-    endpoint_url: str | None, region: str, seed: dict[str, Any], opensearch_host: str, password: str
+    endpoint_url: str | None,
+    region: str,
+    seed: dict[str, Any],
+    opensearch_host: str,
+    password: str,
+    *,
+    engine_version: str = DEFAULT_ENGINE_VERSION,
 ) -> None:
     """Create the lab's pre-existing resources through the AWS APIs, as CloudFormation did in the lab.
 
@@ -69,7 +77,7 @@ def seed_account(
     if domain:
         opensearch.create_domain(
             DomainName=domain,
-            EngineVersion="OpenSearch_2.17",
+            EngineVersion=engine_version,
             ClusterConfig={"InstanceType": "t3.small.search", "InstanceCount": 1},
             EBSOptions={"EBSEnabled": True, "VolumeType": "gp3", "VolumeSize": 10},
             EncryptionAtRestOptions={"Enabled": True},
@@ -91,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--region", default="ap-northeast-2")
     parser.add_argument("--seed", default=None, help="JSON: domain, vpcs, web_acls (default: the lab's)")
+    parser.add_argument("--engine", choices=("emulator", "opensearch"), default="emulator")
+    parser.add_argument("--engine-version", default=None, help="OpenSearch_2.11, Elasticsearch_7.10, ...")
     args = parser.parse_args(argv)
     folder = Path(args.state_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -111,7 +121,6 @@ def main(argv: list[str] | None = None) -> int:
     host, port = moto.get_host_and_port()
     aws_url = f"http://{host}:{port}"
 
-    osmem = OsmemServer.start(japanese=False)
     password_file = folder / "master-password"
     if not password_file.exists():
         password_file.write_text(secrets.token_urlsafe(18))
@@ -119,16 +128,37 @@ def main(argv: list[str] | None = None) -> int:
     password = password_file.read_text().strip()
     # The sandbox's credentials belong to moto's default IAM user; as on a lab domain, that
     # identity is the IAM master user, so SigV4 calls from logpipe may manage the security API.
-    standin = OpenSearchStandin(
-        osmem.url,
-        master_user=MASTER_USER,
-        master_password=password,
-        master_iam_arn=SANDBOX_IAM_ARN,
-        iam_identities={SANDBOX_CREDENTIALS["AWS_ACCESS_KEY_ID"]: SANDBOX_IAM_ARN},
-        region=args.region,
-    )
+    identity = {
+        "master_user": MASTER_USER,
+        "master_password": password,
+        "master_iam_arn": SANDBOX_IAM_ARN,
+        "iam_identities": {SANDBOX_CREDENTIALS["AWS_ACCESS_KEY_ID"]: SANDBOX_IAM_ARN},
+        "region": args.region,
+    }
+    osmem = real = None
+    if args.engine == "opensearch":
+        from logpipe.sandbox import real_engine
+
+        version = real_engine.version_for(args.engine_version)
+        real = real_engine.start(
+            version, workdir=folder / "engine", admin_password=real_engine.new_password(), watch_pid=os.getpid()
+        )
+        major, minor = version.split(".")[:2]
+        engine_version = f"OpenSearch_{major}.{minor}"
+        # The real node answers for its own version (and its security plugin for the security API).
+        standin = OpenSearchStandin(
+            real.url, upstream_ca=real.ca_cert, upstream_auth=real.auth, security_upstream=True, **identity
+        )
+        upstream_url = real.url
+    else:
+        engine_version = args.engine_version or DEFAULT_ENGINE_VERSION
+        osmem = OsmemServer.start(japanese=False)
+        standin = OpenSearchStandin(osmem.url, engine_version=engine_version, **identity)
+        upstream_url = osmem.url
     opensearch_url = standin.start()
-    seed_account(aws_url, args.region, seed, opensearch_url.removeprefix("http://"), password)
+    seed_account(
+        aws_url, args.region, seed, opensearch_url.removeprefix("http://"), password, engine_version=engine_version
+    )
     # Handlers run in this process (see delivery_emulator) and call AWS with these keys.
     os.environ.update(SANDBOX_CREDENTIALS)
     moto_gaps.add_delivery_listener(
@@ -148,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         "pid": os.getpid(),
         "aws_endpoint_url": aws_url,
         "opensearch_url": opensearch_url,
-        "osmem_url": osmem.url,
+        "upstream_url": upstream_url,
+        "engine": args.engine,
+        "engine_version": engine_version,
         "region": args.region,
         "domain": seed.get("domain"),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -159,7 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(state), flush=True)
     stop.wait()
     standin.stop()
-    osmem.close()
+    if osmem is not None:
+        osmem.close()
+    if real is not None:
+        real.stop()
     moto.stop()
     return 0
 

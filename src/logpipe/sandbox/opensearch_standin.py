@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import socket
+import ssl
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
@@ -41,11 +42,13 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from logpipe.sandbox.dashboards_api import DashboardsApi, boom
+from logpipe.sandbox.engine_rules import EngineRules, merge_bulk_reply
 from logpipe.sandbox.security_api import Caller, SecurityApi
 
 __all__ = ["OpenSearchStandin", "RecordedRequest", "is_mutating"]
 
 STATE_FORMAT = 1
+DEFAULT_ENGINE_VERSION = "OpenSearch_2.17"
 _HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -133,13 +136,30 @@ class OpenSearchStandin:
         default_iam_arn: str | None = None,
         region: str | None = None,
         port: int = 0,
+        engine_version: str = DEFAULT_ENGINE_VERSION,
+        upstream_ca: str | None = None,
+        upstream_auth: tuple[str, str] | None = None,
+        security_upstream: bool = False,
     ) -> None:
         upstream = urlsplit(upstream_url)
-        if upstream.scheme != "http" or not upstream.hostname:
-            raise ValueError(f"upstream_url must be an http:// URL, got {upstream_url!r}")
+        if upstream.scheme not in ("http", "https") or not upstream.hostname:
+            raise ValueError(f"upstream_url must be an http(s):// URL, got {upstream_url!r}")
         self._upstream_host = upstream.hostname
-        self._upstream_port = upstream.port or 80
+        self._upstream_tls: ssl.SSLContext | None = None
+        if upstream.scheme == "https":
+            self._upstream_tls = ssl.create_default_context(cafile=upstream_ca)
+        self._upstream_port = upstream.port or (443 if self._upstream_tls else 80)
         self._upstream_path = upstream.path.rstrip("/")
+        # A real engine behind the stand-in: logpipe's master identities act as its admin there, and its
+        # own security plugin (not the emulated one) answers the security API; other basic-auth users
+        # pass through as they are, so its real permissions apply to them.
+        self._upstream_auth = (
+            "Basic " + base64.b64encode(f"{upstream_auth[0]}:{upstream_auth[1]}".encode()).decode()
+            if upstream_auth
+            else None
+        )
+        self._security_upstream = security_upstream
+        self.rules = EngineRules(engine_version)
         self._master_user = master_user
         self._master_password = master_password
         self._iam_identities = dict(iam_identities or {})
@@ -282,6 +302,8 @@ class OpenSearchStandin:
                 and hmac.compare_digest(password.encode(), self._master_password.encode())
             ):
                 return Caller(user, (), internal_user=True, remote_address=remote), "basic"
+            if sep and self._security_upstream:
+                return Caller(user, (), internal_user=True, remote_address=remote), "basic-passthrough"
         elif scheme == "AWS4-HMAC-SHA256":
             return self._sigv4_caller(header, credentials, headers, remote), "sigv4"
         raise self._unauthorized(dashboards)
@@ -335,7 +357,13 @@ class OpenSearchStandin:
     def _open_upstream(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
     ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        conn = http.client.HTTPConnection(self._upstream_host, self._upstream_port, timeout=120)
+        conn: http.client.HTTPConnection
+        if self._upstream_tls is not None:
+            conn = http.client.HTTPSConnection(
+                self._upstream_host, self._upstream_port, timeout=120, context=self._upstream_tls
+            )
+        else:
+            conn = http.client.HTTPConnection(self._upstream_host, self._upstream_port, timeout=120)
         conn.putrequest(method, self._upstream_path + target, skip_host=True, skip_accept_encoding=True)
         conn.putheader("Host", f"{self._upstream_host}:{self._upstream_port}")
         for name, value in headers:
@@ -344,6 +372,25 @@ class OpenSearchStandin:
             conn.putheader("Content-Length", str(len(body)))
         conn.endheaders(body or None)
         return conn, conn.getresponse()
+
+    def upstream_get(self, path: str) -> tuple[int, Any]:
+        """GET ``path`` upstream as logpipe's master would (for the engine rules' mapping lookups)."""
+        headers = [("Authorization", self._upstream_auth)] if self._upstream_auth else []
+        conn, resp = self._open_upstream("GET", path, headers, b"")
+        try:
+            data = resp.read()
+            try:
+                return resp.status, json.loads(data) if data else None
+            except ValueError:
+                return resp.status, None
+        finally:
+            conn.close()
+
+    def upstream_credentials(self, auth: str, original: str) -> str | None:
+        """The Authorization header to send upstream for a caller the stand-in authenticated."""
+        if auth == "basic-passthrough":
+            return original
+        return self._upstream_auth
 
 
 def _forbidden(message: str) -> _AuthError:
@@ -430,8 +477,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._finish(record, err.status, err.body, err.content_type, err.headers)
             return
         record.update(principal=caller.name, auth=auth)
+        refused = standin.rules.refuse(method, path, body)
+        if refused is not None:
+            self._finish(record, refused[0], json.dumps(refused[1]).encode(), _JSON)
+            return
+        upstream_auth = standin.upstream_credentials(auth, headers.get("authorization", ""))
         try:
-            if security_parts is not None:
+            if security_parts is not None and standin._security_upstream:
+                record["target"] = "upstream"
+                self._proxy(record, method, body, upstream_auth)
+            elif security_parts is not None:
                 record["target"] = "security"
                 verb = "GET" if method == "HEAD" else method
                 status, payload = standin._serve_api(
@@ -457,7 +512,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._finish(record, status, json.dumps(payload).encode(), _JSON)
             else:
                 record["target"] = "upstream"
-                self._proxy(record, method, body)
+                self._engine_write(record, method, path, body, upstream_auth)
         except (ConnectionError, TimeoutError) as exc:  # the client went away: nothing to answer
             _log.debug("client connection lost: %s", exc)
             self.close_connection = True
@@ -511,12 +566,50 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _proxy(self, record: dict[str, Any], method: str, body: bytes) -> None:
+    def _engine_write(self, record: dict[str, Any], method: str, path: str, body: bytes, auth: str | None) -> None:
+        """Forward upstream, refusing first what the emulated engine version would (see engine_rules)."""
+        rules = self.server.standin.rules
+        if rules.current or method not in ("PUT", "POST"):
+            self._proxy(record, method, body, auth)
+            return
+        lookup = self.server.standin.upstream_get
+        refused = rules.check_document(path, body, lookup)
+        if refused is not None:
+            self._finish(record, refused[0], json.dumps(refused[1]).encode(), _JSON)
+            return
+        kept, items = rules.split_bulk(path, body, lookup)
+        if not items:
+            self._proxy(record, method, body, auth)
+            return
+        reply: dict[str, Any] = {"took": 0, "errors": False, "items": []}
+        if kept:
+            status, answer = self._forward_json(method, kept, auth)
+            if status != 200 or not isinstance(answer, dict):
+                self._finish(record, status, json.dumps(answer).encode(), _JSON)
+                return
+            reply = answer
+        self._finish(record, 200, json.dumps(merge_bulk_reply(reply, items)).encode(), _JSON)
+
+    def _forward_json(self, method: str, body: bytes, auth: str | None) -> tuple[int, Any]:
+        conn, resp = self.server.standin._open_upstream(method, self.path, self._forward_headers(auth), body)
+        try:
+            data = resp.read()
+            return resp.status, json.loads(data) if data else None
+        finally:
+            conn.close()
+
+    def _forward_headers(self, auth: str | None) -> list[tuple[str, str]]:
         forward = [
             (name, value)
             for name, value in self.headers.items()
             if name.lower() not in _HOP_BY_HOP | {"authorization", "host", "content-length", "expect"}
         ]
+        if auth:
+            forward.append(("Authorization", auth))
+        return forward
+
+    def _proxy(self, record: dict[str, Any], method: str, body: bytes, auth: str | None = None) -> None:
+        forward = self._forward_headers(auth)
         target = self.path if self.path.startswith("/") else urlsplit(self.path)._replace(scheme="", netloc="").geturl()
         try:
             conn, resp = self.server.standin._open_upstream(method, target, forward, body)

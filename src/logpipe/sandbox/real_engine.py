@@ -107,6 +107,28 @@ def cached(version: str) -> Path | None:
     return None
 
 
+def version_for(requested: str | None) -> str:
+    """The cached full version a sandbox asks for: ``None`` (the newest default), ``2.11``,
+    ``OpenSearch_2.11`` or ``2.11.1``; an EngineError saying how to fetch it when it is not cached."""
+    wanted = (requested or DEFAULT_VERSIONS[0]).removeprefix("OpenSearch_")
+    candidates = [v for v in DEFAULT_VERSIONS if v == wanted or v.startswith(f"{wanted}.")]
+    if re.fullmatch(r"\d+\.\d+\.\d+", wanted):
+        candidates = [wanted]
+    if not candidates:
+        raise EngineError(
+            f"no real engine for {requested!r}: logpipe fetches OpenSearch {', '.join(DEFAULT_VERSIONS)} "
+            "(Elasticsearch and OpenSearch 1.x run as emulated versions only: --engine emulator)"
+        )
+    version = candidates[0]
+    if cached(version) is None:
+        raise EngineError(
+            f"OpenSearch {version} is not in the engine cache ({cache_root()}): fetch it once with "
+            f"`python -m logpipe.sandbox.real_engine fetch {version}` (needs Java 17 and Maven reaching "
+            "Maven Central), or use the embedded emulator (--engine emulator)"
+        )
+    return version
+
+
 def fetch(version: str, *, progress: Progress | None = None) -> Path:
     """Fetch and prepare ``version`` in the cache unless it is there; return its OPENSEARCH_HOME.
 
