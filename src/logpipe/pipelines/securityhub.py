@@ -107,13 +107,44 @@ class SecurityHubSettings(PipelineSettings):
         return value
 
 
+#: Every timestamp of the ASFF syntax outside ``Resources[].Details``, as dotted template paths
+#: (arrays of objects need no marker: ``ThreatIntelIndicators`` and ``Vulnerabilities`` are lists).
+#: Source: AWS Security Hub User Guide, "AWS Security Finding Format (ASFF)" syntax and its object
+#: pages, and the API's ``AwsSecurityFinding`` type (botocore's securityhub model), which mark each of
+#: them "for the validation and formatting of timestamp fields, see Timestamps": ISO 8601 strings
+#: that Security Hub validates on import, so typing them ``date`` cannot reject a finding it accepted.
+#: Left out on purpose:
+#: - ``Resources[].Details.*`` times (about 60: ``AwsEc2Instance.LaunchedAt``, ``AwsIamAccessKey.CreatedAt``,
+#:   ``AwsS3Bucket.CreatedAt``, ``AwsCertificateManagerCertificate.NotAfter``, ``AwsRdsDbInstance.InstanceCreateTime``,
+#:   ``Container.LaunchedAt``, ...) stay inside the ``Details`` flat_object (see VARIABLE): one sub-object per
+#:   resource type would exceed the index's field limit. A flat_object indexes its leaves as strings: exact
+#:   and prefix queries ("2024-05-") work on them, date ranges, date math and time zones do not.
+#: - ``Detection.Sequence.Signals[].CreatedAt/UpdatedAt/FirstSeenAt/LastSeenAt`` and
+#:   ``Detection.Sequence.Actors[].Session.CreatedTime`` (GuardDuty attack sequences) are JSON numbers
+#:   whose unit the reference does not give ("Type: Long"); as numbers they already range-filter, and a
+#:   ``date`` guess of milliseconds would misplace seconds by a factor of 1000.
+ASFF_TIMES: tuple[str, ...] = (
+    "CreatedAt",
+    "UpdatedAt",
+    "FirstObservedAt",
+    "LastObservedAt",
+    "ProcessedAt",
+    "Action.AwsApiCallAction.FirstSeen",
+    "Action.AwsApiCallAction.LastSeen",
+    "Note.UpdatedAt",
+    "PatchSummary.OperationStartTime",
+    "PatchSummary.OperationEndTime",
+    "Process.LaunchedAt",
+    "Process.TerminatedAt",
+    "ThreatIntelIndicators.LastObservedAt",
+    "Vulnerabilities.LastKnownExploitAt",
+    "Vulnerabilities.Vendor.VendorCreatedAt",
+    "Vulnerabilities.Vendor.VendorUpdatedAt",
+)
+
 #: Types that matter in an ASFF finding (everything else: keyword).
 FIELDS: dict[str, dict[str, Any]] = {
-    "CreatedAt": m.date(),
-    "UpdatedAt": m.date(),
-    "FirstObservedAt": m.date(),
-    "LastObservedAt": m.date(),
-    "ProcessedAt": m.date(),
+    **{path: m.date() for path in ASFF_TIMES},
     "@event.time": m.date(),
     MARKER_FIELD: m.keyword(),
     "Title": m.text_and_keyword(),
