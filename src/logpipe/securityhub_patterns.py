@@ -11,7 +11,9 @@ finding. logpipe routes on that finding's ``ProductArn``:
 * the catch-all rule matches ``anything-but`` the same wildcards: every finding no product rule
   takes (Security Hub's own controls, Inspector, Macie, partner and custom products). Both
   sides are built from the same strings, so each event Security Hub sends (one finding) matches
-  exactly one rule.
+  exactly one rule. EventBridge cannot say "every element": an event with several findings (which
+  Security Hub does not send) reaches each rule one of them matches, and each stream's transform
+  parks it whole; a finding without ``ProductArn`` (which Security Hub refuses) matches none.
 
 The matcher implements EventBridge's semantics for exactly the operators these rules use (exact
 values, ``wildcard``, ``anything-but`` with ``wildcard``), so the rules can be checked against

@@ -112,7 +112,8 @@ class SecurityHubSettings(PipelineSettings):
 #: Source: AWS Security Hub User Guide, "AWS Security Finding Format (ASFF)" syntax and its object
 #: pages, and the API's ``AwsSecurityFinding`` type (botocore's securityhub model), which mark each of
 #: them "for the validation and formatting of timestamp fields, see Timestamps": ISO 8601 strings
-#: that Security Hub validates on import, so typing them ``date`` cannot reject a finding it accepted.
+#: that Security Hub validates on import, in forms that all parse as ``strict_date_optional_time``
+#: (offsets with or without a colon, up to nine fraction digits), so a ``date`` refuses none of them.
 #: Left out on purpose:
 #: - ``Resources[].Details.*`` times (about 60: ``AwsEc2Instance.LaunchedAt``, ``AwsIamAccessKey.CreatedAt``,
 #:   ``AwsS3Bucket.CreatedAt``, ``AwsCertificateManagerCertificate.NotAfter``, ``AwsRdsDbInstance.InstanceCreateTime``,
