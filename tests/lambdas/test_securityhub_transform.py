@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from logpipe.lambdas import securityhub_transform
+from logpipe.pipelines.securityhub import ASFF_TIMES
 
-from .support import assert_contract, decoded, firehose_event, jsonl
+from .support import Search, assert_contract, bulk_errors, decoded, firehose_event, jsonl
 
 
 def envelope(finding: dict[str, Any], *, n: int = 1) -> dict[str, Any]:
@@ -100,3 +101,49 @@ def test_not_findings_events_fail(samples: Path) -> None:
     ]
     response = securityhub_transform.handler(firehose_event(cases), None)
     assert [r["result"] for r in response["records"]] == ["ProcessingFailed"] * len(cases)
+
+
+# --- every ASFF time, indexed through the template ----------------------------------------------
+
+
+def _put(doc: dict[str, Any], path: str, value: Any) -> None:
+    """Set a dotted template path in a finding; a list on the way (ThreatIntelIndicators[]) gets it in
+    its first element."""
+    *parents, leaf = path.split(".")
+    node: Any = doc
+    for part in parents:
+        node = node.setdefault(part, {})
+        if isinstance(node, list):
+            node = node[0]
+    node[leaf] = value
+
+
+def test_every_asff_time_is_a_date(samples: Path, opensearch: Search) -> None:
+    """Each timestamp of the ASFF syntax is range-searchable with time zones (a string field would
+    compare the text); times inside Resources[].Details stay searchable as exact strings."""
+    finding = json.loads((samples / "asff_config.json").read_text())
+    finding.update(ThreatIntelIndicators=[{"Type": "DOMAIN"}], Vulnerabilities=[{"Id": "CVE-2024-1"}])
+    stamps = {path: f"2021-03-{day:02d}T10:00:00.000Z" for day, path in enumerate(ASFF_TIMES, start=1)}
+    for path, stamp in stamps.items():
+        _put(finding, path, stamp)
+    finding["Resources"][0]["Details"] = {"AwsEc2Instance": {"LaunchedAt": "2022-06-02T16:11:39.000Z"}}
+    response = securityhub_transform.handler(firehose_event([json.dumps(envelope(finding)).encode()]), None)
+    index = "aws-securityhub-findings-logs-other-2021-03-01"
+    assert bulk_errors(opensearch.bulk_index(index, _ok(response))) == []
+
+    for path, stamp in stamps.items():
+        assert opensearch.field_type(index, path) == "date", path
+        day = stamp[:10]
+        # 10:00Z lies between 10:30 and 11:30 at UTC+01:00; as text it sorts before both bounds.
+        window = {"gte": f"{day}T10:30:00+01:00", "lt": f"{day}T11:30:00+01:00"}
+        assert len(opensearch.search(index, {"range": {path: window}})) == 1, path
+        late = {"gte": f"{day}T11:30:00+01:00"}
+        assert opensearch.search(index, {"range": {path: late}}) == [], path
+    assert opensearch.field_type(index, "Resources.Details") == "flat_object"
+    exact = {"term": {"Resources.Details.AwsEc2Instance.LaunchedAt": "2022-06-02T16:11:39.000Z"}}
+    assert len(opensearch.search(index, exact)) == 1
+
+
+def _ok(response: dict[str, Any]) -> list[bytes]:
+    assert [r["result"] for r in response["records"]] == ["Ok"]
+    return [decoded(r) for r in response["records"]]

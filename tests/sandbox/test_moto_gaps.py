@@ -685,6 +685,61 @@ def test_event_pattern_looks_inside_arrays_of_objects() -> None:
     assert error_code(bad_event) == "ValidationException"
 
 
+def test_event_pattern_reads_one_nested_pattern_from_one_array_element() -> None:
+    events = client("events")
+    pattern = json.dumps({"detail": {"findings": {"ProductArn": [GUARDDUTY_PRODUCT], "Id": ["finding/1"]}}})
+
+    def result(findings: list[dict[str, Any]]) -> bool:
+        event = {**securityhub_event(GUARDDUTY_PRODUCT), "detail": {"findings": findings}}
+        return bool(events.test_event_pattern(EventPattern=pattern, Event=json.dumps(event))["Result"])
+
+    assert result([{"ProductArn": CONFIG_PRODUCT, "Id": "x"}, {"ProductArn": GUARDDUTY_PRODUCT, "Id": "finding/1"}])
+    # Both values are in the array, but not in one element: AWS does not match.
+    assert not result([{"ProductArn": GUARDDUTY_PRODUCT, "Id": "x"}, {"ProductArn": CONFIG_PRODUCT, "Id": "finding/1"}])
+    # $or, exists and the operators inside still work per element.
+    either = {"detail": {"findings": {"$or": [{"Id": [{"prefix": "finding/"}]}, {"Gone": [{"exists": True}]}]}}}
+    event = json.dumps(securityhub_event(CONFIG_PRODUCT))
+    assert events.test_event_pattern(EventPattern=json.dumps(either), Event=event)["Result"] is True
+    absent = {"detail": {"findings": {"Gone": [{"exists": False}]}, "nothing": {"here": [{"exists": False}]}}}
+    assert events.test_event_pattern(EventPattern=json.dumps(absent), Event=event)["Result"] is True
+
+
+def test_put_events_routes_by_wildcard_and_anything_but_wildcard() -> None:
+    """A product rule on its ARN in any region and a catch-all on anything else: each event reaches
+    one stream."""
+    events = client("events")
+    guardduty_any = "arn:aws:securityhub:*::product/aws/guardduty"
+    findings = {"source": ["aws.securityhub"], "detail-type": ["Security Hub Findings - Imported"]}
+    routes = {
+        "demogo-securityhub-guardduty": [{"wildcard": guardduty_any}],
+        "demogo-securityhub-other": [{"anything-but": {"wildcard": [guardduty_any]}}],
+    }
+    backup_bucket()
+    streams = {}
+    for name, product_arn in routes.items():
+        streams[name] = client("firehose").create_delivery_stream(
+            DeliveryStreamName=name,
+            AmazonopensearchserviceDestinationConfiguration=opensearch_config(IndexName=name),
+        )["DeliveryStreamARN"]
+        pattern = {**findings, "detail": {"findings": {"ProductArn": product_arn}}}
+        events.put_rule(Name=name, EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=name, Targets=[{"Id": "firehose", "Arn": streams[name], "RoleArn": ROLE}])
+
+    def landed(product_arn: str) -> list[str]:
+        moto_gaps.clear_deliveries()
+        event = securityhub_event(product_arn)
+        entry = {"Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}
+        assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+        return [name for name, arn in streams.items() if moto_gaps.recent_deliveries(arn)]
+
+    assert landed(GUARDDUTY_PRODUCT) == ["demogo-securityhub-guardduty"]
+    assert landed("arn:aws:securityhub:eu-west-1::product/aws/guardduty") == ["demogo-securityhub-guardduty"]
+    assert landed(CONFIG_PRODUCT) == ["demogo-securityhub-other"]
+    assert landed("arn:aws:securityhub:eu-west-1:111122223333:product/111122223333/default") == [
+        "demogo-securityhub-other"
+    ]
+
+
 def _findings_stream(name: str) -> str:
     backup_bucket()
     return str(

@@ -16,6 +16,8 @@ SLR = "AWSServiceRoleForConfig"
 SLR_ARN = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/config.amazonaws.com/{SLR}"
 TRANSFORM = "demogo-securityhub-transform"
 PRODUCTS = ("guardduty", "config")
+#: Every route `up securityhub` makes by default: one per product, then the catch-all.
+ROUTES = (*PRODUCTS, "other")
 OWNER_TAGS = {"logpipe:stack": "demogo", "managed-by": "logpipe"}
 
 
@@ -27,8 +29,13 @@ def stream_arn(product: str) -> str:
     return f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/{stream(product)}"
 
 
-def product_arn(product: str) -> str:
-    return f"arn:aws:securityhub:{REGION}::product/aws/{product}"
+def product_arn(product: str, region: str = REGION) -> str:
+    return f"arn:aws:securityhub:{region}::product/aws/{product}"
+
+
+def product_wildcard(product: str) -> str:
+    """What a product rule matches: the product's ARN in any region."""
+    return f"arn:aws:securityhub:*::product/aws/{product}"
 
 
 def plan(run: Any) -> dict[str, Item]:

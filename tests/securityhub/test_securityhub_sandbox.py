@@ -1,5 +1,6 @@
 """End to end with the real command on the sandbox: `up securityhub`, a second `up` that writes
-nothing, `securityhub sample-findings` reaching the GuardDuty index (and only it), teardown."""
+nothing, `securityhub sample-findings` reaching the GuardDuty index (and only it), Security Hub's
+own findings and a linked region's reaching theirs, `verify` through every route, teardown."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REGION, json_out, run_logpipe
+from tests.securityhub.findings import guardduty_finding, load_event
 from tests.support import sandbox_client, write_calls
 
 pytestmark = pytest.mark.e2e
@@ -49,6 +51,7 @@ def test_up_sample_findings_teardown(sandbox: dict[str, Any]) -> None:
     assert ("config-recorder", "demogo-recorder") in created
     assert ("eventbridge-rule", "demogo-securityhub-guardduty") in created
     assert ("firehose-stream", "demogo-securityhub-config") in created
+    assert ("eventbridge-rule", "demogo-securityhub-other") in created
 
     second = run_logpipe("--sandbox", "-v", "up", "securityhub", env=env)
     assert second.returncode == 0, second.stderr
@@ -74,6 +77,26 @@ def test_up_sample_findings_teardown(sandbox: dict[str, Any]) -> None:
     assert finding["ProductArn"] == f"arn:aws:securityhub:{REGION}::product/aws/guardduty"
     assert finding["CreatedAt"] and finding["UpdatedAt"]
     assert search(sandbox, "aws-securityhub-findings-logs-config-*") == []
+
+    # Security Hub's own control finding (the lab config dropped it) and a GuardDuty finding from a
+    # linked region, whose ProductArn names that region: each reaches one index.
+    account = sandbox_client(sandbox, "sts").get_caller_identity()["Account"]
+    control, linked = load_event()["detail"]["findings"][0], guardduty_finding()
+    control["AwsAccountId"] = linked["AwsAccountId"] = account
+    imported = sandbox_client(sandbox, "securityhub").batch_import_findings(Findings=[control, linked])
+    assert imported["FailedCount"] == 0
+    assert [d["Id"] for d in search(sandbox, "aws-securityhub-findings-logs-other-*")] == [control["Id"]]
+    guardduty = {d["Id"]: d["ProductArn"] for d in search(sandbox, "aws-securityhub-findings-logs-guardduty-*")}
+    assert guardduty == {finding["Id"]: finding["ProductArn"], linked["Id"]: linked["ProductArn"]}
+    assert linked["ProductArn"] == "arn:aws:securityhub:us-east-1::product/aws/guardduty"
+
+    checked = run_logpipe("--sandbox", "-o", "json", "verify", "securityhub", "--timeout", "60", env=env)
+    assert checked.returncode == 0, checked.stderr
+    probes = json_out(checked)["probes"]
+    assert sorted(p["entry"] for p in probes if p["ok"]) == [
+        f"Firehose stream demogo-securityhub-{route}" for route in ("config", "guardduty", "other")
+    ]
+
     status = run_logpipe("--sandbox", "-o", "json", "status", "securityhub", env=env)
     assert status.returncode == 0, status.stdout
     assert json_out(status)["healthy"] is True

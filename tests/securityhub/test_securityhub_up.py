@@ -1,6 +1,6 @@
 """`up securityhub` in moto on an empty account: every resource with its real properties,
-findings routed per product, a second `up` that writes nothing, drift shown and repaired,
-and teardown of exactly what logpipe made."""
+findings routed per product and the rest to the catch-all (each to exactly one stream), a second
+`up` that writes nothing, drift shown and repaired, and teardown of exactly what logpipe made."""
 
 from __future__ import annotations
 
@@ -11,16 +11,19 @@ import pytest
 
 from logpipe.errors import PreflightError
 from logpipe.pipelines import load
+from logpipe.pipelines.securityhub import CATCH_ALL_OFF_WARNING
 from logpipe.resources.eventbridge_rule import EventTarget
 from logpipe.sandbox.moto_gaps import clear_deliveries, recent_deliveries
 from logpipe.securityhub_patterns import matches
 from tests.conftest import ACCOUNT, REGION, SAMPLES
+from tests.securityhub.findings import corpus, load_event, with_product
 from tests.securityhub.support import (
     CHANNEL,
     CONFIG_BUCKET,
     OWNER_TAGS,
     PRODUCTS,
     RECORDER,
+    ROUTES,
     SLR,
     SLR_ARN,
     TRANSFORM,
@@ -29,6 +32,7 @@ from tests.securityhub.support import (
     hub_tags,
     plan,
     product_arn,
+    product_wildcard,
     recording,
     security_hub_enabled,
     stream,
@@ -50,7 +54,7 @@ def created(lab: dict, make_run: Any) -> dict[str, Any]:
     return {"run": run, "items": items}
 
 
-def test_up_creates_the_services_and_one_route_per_product(created: dict[str, Any]) -> None:
+def test_up_creates_the_services_a_route_per_product_and_the_catch_all(created: dict[str, Any]) -> None:
     results = {key: item.result for key, item in created["items"].items()}
     created_kinds = sorted(key.split(":", 1)[0] for key, result in results.items() if result == "created")
     assert created_kinds.count("config-rule") == CONFIG_RULES
@@ -63,7 +67,7 @@ def test_up_creates_the_services_and_one_route_per_product(created: dict[str, An
         f"lambda-function:{TRANSFORM}",
     ):
         assert results[key] == "created", key
-    for product in PRODUCTS:
+    for product in ROUTES:
         for key in (
             f"firehose-stream:{stream(product)}",
             f"iam-role:{stream(product)}-firehose",
@@ -137,18 +141,21 @@ def test_guardduty_detector_publishes_every_fifteen_minutes(created: dict[str, A
     assert OWNER_TAGS.items() <= found["Tags"].items()
 
 
-def test_each_product_has_its_own_rule_stream_index_and_roles(created: dict[str, Any]) -> None:
+def test_each_route_has_its_own_rule_stream_index_and_roles(created: dict[str, Any]) -> None:
     events = client("events")
     firehose = client("firehose")
     transform_arn = client("lambda").get_function(FunctionName=TRANSFORM)["Configuration"]["FunctionArn"]
-    for product in PRODUCTS:
+    wildcards = [product_wildcard(p) for p in PRODUCTS]
+    product_arns = {p: [{"wildcard": w}] for p, w in zip(PRODUCTS, wildcards, strict=True)}
+    product_arns["other"] = [{"anything-but": {"wildcard": wildcards}}]
+    for product in ROUTES:
         name = stream(product)
         rule = events.describe_rule(Name=name)
         assert rule["State"] == "ENABLED"
         assert json.loads(rule["EventPattern"]) == {
             "source": ["aws.securityhub"],
             "detail-type": ["Security Hub Findings - Imported"],
-            "detail": {"findings": {"ProductArn": [product_arn(product)]}},
+            "detail": {"findings": {"ProductArn": product_arns[product]}},
         }
         tags = {t["Key"]: t["Value"] for t in events.list_tags_for_resource(ResourceARN=rule["Arn"])["Tags"]}
         assert OWNER_TAGS.items() <= tags.items()
@@ -183,11 +190,15 @@ def test_each_product_has_its_own_rule_stream_index_and_roles(created: dict[str,
         assert arns == [transform_arn]
 
 
-def test_writer_roles_are_the_product_streams_firehose_roles(created: dict[str, Any]) -> None:
+def test_writer_roles_are_the_route_streams_firehose_roles(created: dict[str, Any]) -> None:
     names = load("securityhub").writer_role_names(created["run"].ctx)
-    assert names == [f"{stream(p)}-firehose" for p in PRODUCTS]
+    assert names == [f"{stream(p)}-firehose" for p in ROUTES]
     for name in names:
         client("iam").get_role(RoleName=name)
+
+
+def delivered(product: str) -> list[dict[str, Any]]:
+    return [json.loads(p) for d in recent_deliveries(stream_arn(product)) for p in d.payloads]
 
 
 def test_findings_reach_only_their_products_stream(created: dict[str, Any]) -> None:
@@ -198,17 +209,42 @@ def test_findings_reach_only_their_products_stream(created: dict[str, Any]) -> N
     finding = json.loads((SAMPLES / "asff_config.json").read_text().replace("eu-central-1", REGION))
     finding["AwsAccountId"] = ACCOUNT
     finding["ProductArn"] = product_arn("config")
-    client("securityhub").batch_import_findings(Findings=[finding])
+    control = load_event()["detail"]["findings"][0]  # Security Hub's own FSBP IAM.4 control finding
+    control["AwsAccountId"] = ACCOUNT
+    client("securityhub").batch_import_findings(Findings=[finding, control])
 
-    def delivered(product: str) -> list[dict[str, Any]]:
-        return [json.loads(p) for d in recent_deliveries(stream_arn(product)) for p in d.payloads]
-
-    guardduty_events, config_events = delivered("guardduty"), delivered("config")
+    guardduty_events, config_events, other_events = delivered("guardduty"), delivered("config"), delivered("other")
     assert [e["detail"]["findings"][0]["ProductArn"] for e in guardduty_events] == [product_arn("guardduty")]
     assert [e["detail"]["findings"][0]["Id"] for e in config_events] == [finding["Id"]]
+    assert [e["detail"]["findings"][0]["Id"] for e in other_events] == [control["Id"]]
     # What moto routed is what logpipe's own matcher says EventBridge routes.
     rule = json.loads(client("events").describe_rule(Name=stream("config"))["EventPattern"])
     assert matches(rule, config_events[0]) and not matches(rule, guardduty_events[0])
+
+
+def test_every_event_lands_in_exactly_one_stream(created: dict[str, Any]) -> None:
+    """Real and synthetic Security Hub events put on the default bus: EventBridge (moto, with
+    logpipe's gap fillers) delivers each to one stream, the one logpipe's matcher names."""
+    events = client("events")
+    cases = [(label, event) for i, (label, event) in enumerate(corpus()) if i % 7 == 0]
+    assert len(cases) > 60
+    rules = {p: json.loads(events.describe_rule(Name=stream(p))["EventPattern"]) for p in ROUTES}
+    for label, event in cases:
+        clear_deliveries()
+        result = events.put_events(
+            Entries=[
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "Resources": event["resources"],
+                }
+            ]
+        )
+        assert result["FailedEntryCount"] == 0
+        landed = [p for p in ROUTES if delivered(p)]
+        assert landed == [p for p, rule in rules.items() if matches(rule, event)], label
+        assert len(landed) == 1 and len(delivered(landed[0])) == 1, label
 
 
 def test_second_up_makes_no_write_call(created: dict[str, Any], make_run: Any) -> None:
@@ -246,7 +282,9 @@ def test_plan_shows_manual_changes_and_up_repairs_them(created: dict[str, Any], 
     up(run)
     rule = events.describe_rule(Name=name)
     assert rule["State"] == "ENABLED"
-    assert json.loads(rule["EventPattern"])["detail"]["findings"]["ProductArn"] == [product_arn("guardduty")]
+    assert json.loads(rule["EventPattern"])["detail"]["findings"]["ProductArn"] == [
+        {"wildcard": product_wildcard("guardduty")}
+    ]
     assert events.list_targets_by_rule(Rule=name)["Targets"][0]["Arn"] == stream_arn("guardduty")
     assert recording(RECORDER)
     assert guardduty.get_detector(DetectorId=detector_id)["FindingPublishingFrequency"] == "FIFTEEN_MINUTES"
@@ -298,7 +336,7 @@ def test_a_failed_run_is_finished_by_the_next_up_or_cleaned_by_teardown(
         patched.setattr(EventTarget, "create", refuse)
         items = up(make_run())
     assert {k for k, i in items.items() if i.result == "failed"} == {
-        f"eventbridge-target:{stream(p)}/firehose" for p in PRODUCTS
+        f"eventbridge-target:{stream(p)}/firehose" for p in ROUTES
     }
     assert client("events").list_targets_by_rule(Rule=stream("guardduty"))["Targets"] == []
 
@@ -314,7 +352,7 @@ def test_a_failed_run_is_finished_by_the_next_up_or_cleaned_by_teardown(
         up(make_run())
     finished = up(make_run())
     assert {k for k, i in finished.items() if i.result == "created"} == {
-        f"eventbridge-target:{stream(p)}/firehose" for p in PRODUCTS
+        f"eventbridge-target:{stream(p)}/firehose" for p in ROUTES
     }
     assert client("events").list_targets_by_rule(Rule=stream("config"))["Targets"][0]["Arn"] == stream_arn("config")
 
@@ -340,7 +378,7 @@ def test_preflight_reports_every_config_problem_at_once(lab: dict, make_run: Any
         {
             "pipelines": {
                 "securityhub": {
-                    "products": ["guardduty", "arn:aws:securityhub:us-east-1::product/aws/inspector"],
+                    "products": ["guardduty", "arn:aws-cn:securityhub:cn-north-1::product/aws/inspector"],
                     "config_rules": ["cloud-trail-enabled"],
                     "standards": ["not a standard"],
                 }
@@ -352,10 +390,53 @@ def test_preflight_reports_every_config_problem_at_once(lab: dict, make_run: Any
         run.preflight(pipes)
     problems = refused.value.problems
     assert len(problems) == 3, problems
-    assert any("us-east-1" in p and "never match" in p for p in problems)
+    assert any("aws-cn" in p and "never match" in p for p in problems)
     assert any("cloud-trail-enabled" in p for p in problems)
     assert any("not a standard" in p for p in problems)
     assert run.counter.summary()["write"] == 0
+
+
+def test_a_product_arn_of_another_region_routes_that_product_everywhere(lab: dict, make_run: Any) -> None:
+    inspector = "arn:aws:securityhub:us-east-1::product/aws/inspector"
+    run = make_run({"pipelines": {"securityhub": {"products": ["guardduty", inspector]}}})
+    up(run)
+    rule = json.loads(client("events").describe_rule(Name=stream("inspector"))["EventPattern"])
+    assert rule["detail"]["findings"]["ProductArn"] == [{"wildcard": product_wildcard("inspector")}]
+    assert matches(rule, with_product(load_event(), product_arn("inspector", REGION)))
+
+
+def test_a_product_cannot_take_the_catch_alls_name(lab: dict, make_run: Any) -> None:
+    run = make_run({"pipelines": {"securityhub": {"products": ["guardduty", "other"]}}})
+    with pytest.raises(PreflightError) as refused:
+        run.preflight(run.pipelines(TARGET_NAMES))
+    (problem,) = refused.value.problems
+    assert "'other' belongs to the catch-all" in problem and "catch_all" in problem
+    # With the catch-all off the name is free.
+    free = make_run({"pipelines": {"securityhub": {"products": ["guardduty", "other"], "catch_all": False}}})
+    free.preflight(free.pipelines(TARGET_NAMES))
+
+
+def test_catch_all_off_makes_no_catch_all_and_says_what_is_lost(lab: dict, make_run: Any) -> None:
+    run = make_run({"pipelines": {"securityhub": {"catch_all": False}}})
+    said: list[str] = []
+    run.ctx.progress = said.append
+    items = up(run)
+    assert [m for m in said if "catch_all is false" in m] == [CATCH_ALL_OFF_WARNING]
+    assert "Security Hub's own control checks" in CATCH_ALL_OFF_WARNING
+    assert not [k for k in items if k.endswith(stream("other")) or f"{stream('other')}-" in k]
+    assert sorted(r["Name"] for r in client("events").list_rules(NamePrefix="demogo-")["Rules"]) == sorted(
+        stream(p) for p in PRODUCTS
+    )
+    assert load("securityhub").writer_role_names(run.ctx) == [f"{stream(p)}-firehose" for p in PRODUCTS]
+
+    # Switching it back on adds the catch-all's route, and only that, and no warning.
+    again = make_run()
+    said.clear()
+    again.ctx.progress = said.append
+    added = {k for k, i in up(again).items() if i.result == "created"}
+    assert said == []
+    assert f"eventbridge-rule:{stream('other')}" in added
+    assert [k for k in added if stream("other") not in k] == []
 
 
 TARGET_NAMES = ("securityhub",)

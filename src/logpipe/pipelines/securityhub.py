@@ -2,16 +2,19 @@
 
 The lab's "Security Hub" section. The account-wide services (Config recorder, Security Hub,
 GuardDuty) are ``shared``: created when the region has none, used as they are otherwise,
-never turned off unless logpipe turned them on. Each product (``guardduty``, ``config``,
-any other Security Hub product) gets its own EventBridge rule, Firehose stream and index,
-so products never mix; each rule's target is its stream, reached through a role that may
-put records into that stream only.
+never turned off unless logpipe turned them on. Each configured product (``guardduty``,
+``config``, any other Security Hub product) gets its own EventBridge rule, Firehose stream and
+index, so products never mix; one more route, ``other`` (``catch_all``), takes every finding no
+product rule takes, so nothing Security Hub imports is dropped (see ``securityhub_patterns``).
+Each rule's target is its stream, reached through a role that may put records into that stream
+only.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -36,7 +39,15 @@ from logpipe.resources.eventbridge_rule import EventRule, EventTarget
 from logpipe.resources.guardduty import GuardDutyDetector
 from logpipe.resources.iam_role import IamRole, allow, policy_document
 from logpipe.resources.security_hub import SecurityHub, SecurityHubStandard, standards_arn
-from logpipe.securityhub_patterns import findings_pattern, product_arn, product_arn_problem, product_key
+from logpipe.securityhub_patterns import (
+    findings_pattern,
+    matches,
+    other_findings_pattern,
+    product_arn,
+    product_arn_problem,
+    product_arn_wildcard,
+    product_key,
+)
 
 TRANSFORM_NAME = "securityhub-transform"
 TARGET_ID = "firehose"
@@ -45,6 +56,16 @@ _EVENTS_ROLE_SUFFIX = "-events"
 _INDEX = re.compile(r'^[a-z0-9][^A-Z\s\\/*?"<>|,#:]{0,200}$')
 _MANAGED_RULE = re.compile(r"^[A-Z0-9_]{1,128}$")
 MARKER_FIELD = "Id"
+#: The catch-all route's name in resource and index names: ``demogo-securityhub-other``.
+OTHER = "other"
+#: Products the catch-all's verify probe may say its finding comes from: the first that no product
+#: rule takes (then a custom product of the account's own).
+_OTHER_PROBE_PRODUCTS = ("securityhub", "inspector", "macie", "access-analyzer")
+CATCH_ALL_OFF_WARNING = (
+    "warning: pipelines.securityhub.catch_all is false: findings of every product not listed in "
+    "pipelines.securityhub.products (Security Hub's own control checks, Inspector, Macie, IAM Access "
+    "Analyzer, partner and custom products) match no EventBridge rule and never reach OpenSearch"
+)
 
 DEFAULT_CONFIG_RULES = (
     "CLOUD_TRAIL_ENABLED",
@@ -71,6 +92,7 @@ class SecurityHubSettings(PipelineSettings):
     standards: list[str] = []
     config_rules: list[str] = list(DEFAULT_CONFIG_RULES)
     finding_publishing_frequency: Literal["FIFTEEN_MINUTES", "ONE_HOUR", "SIX_HOURS"] = "FIFTEEN_MINUTES"
+    catch_all: bool = True
     firehose: FirehoseSettings = FirehoseSettings()
     transform: LambdaSettings = LambdaSettings()
 
@@ -85,13 +107,45 @@ class SecurityHubSettings(PipelineSettings):
         return value
 
 
+#: Every timestamp of the ASFF syntax outside ``Resources[].Details``, as dotted template paths
+#: (arrays of objects need no marker: ``ThreatIntelIndicators`` and ``Vulnerabilities`` are lists).
+#: Source: AWS Security Hub User Guide, "AWS Security Finding Format (ASFF)" syntax and its object
+#: pages, and the API's ``AwsSecurityFinding`` type (botocore's securityhub model), which mark each of
+#: them "for the validation and formatting of timestamp fields, see Timestamps": ISO 8601 strings
+#: that Security Hub validates on import, in forms that all parse as ``strict_date_optional_time``
+#: (offsets with or without a colon, up to nine fraction digits), so a ``date`` refuses none of them.
+#: Left out on purpose:
+#: - ``Resources[].Details.*`` times (about 60: ``AwsEc2Instance.LaunchedAt``, ``AwsIamAccessKey.CreatedAt``,
+#:   ``AwsS3Bucket.CreatedAt``, ``AwsCertificateManagerCertificate.NotAfter``, ``AwsRdsDbInstance.InstanceCreateTime``,
+#:   ``Container.LaunchedAt``, ...) stay inside the ``Details`` flat_object (see VARIABLE): one sub-object per
+#:   resource type would exceed the index's field limit. A flat_object indexes its leaves as strings: exact
+#:   and prefix queries ("2024-05-") work on them, date ranges, date math and time zones do not.
+#: - ``Detection.Sequence.Signals[].CreatedAt/UpdatedAt/FirstSeenAt/LastSeenAt`` and
+#:   ``Detection.Sequence.Actors[].Session.CreatedTime`` (GuardDuty attack sequences) are JSON numbers
+#:   whose unit the reference does not give ("Type: Long"); as numbers they already range-filter, and a
+#:   ``date`` guess of milliseconds would misplace seconds by a factor of 1000.
+ASFF_TIMES: tuple[str, ...] = (
+    "CreatedAt",
+    "UpdatedAt",
+    "FirstObservedAt",
+    "LastObservedAt",
+    "ProcessedAt",
+    "Action.AwsApiCallAction.FirstSeen",
+    "Action.AwsApiCallAction.LastSeen",
+    "Note.UpdatedAt",
+    "PatchSummary.OperationStartTime",
+    "PatchSummary.OperationEndTime",
+    "Process.LaunchedAt",
+    "Process.TerminatedAt",
+    "ThreatIntelIndicators.LastObservedAt",
+    "Vulnerabilities.LastKnownExploitAt",
+    "Vulnerabilities.Vendor.VendorCreatedAt",
+    "Vulnerabilities.Vendor.VendorUpdatedAt",
+)
+
 #: Types that matter in an ASFF finding (everything else: keyword).
 FIELDS: dict[str, dict[str, Any]] = {
-    "CreatedAt": m.date(),
-    "UpdatedAt": m.date(),
-    "FirstObservedAt": m.date(),
-    "LastObservedAt": m.date(),
-    "ProcessedAt": m.date(),
+    **{path: m.date() for path in ASFF_TIMES},
     "@event.time": m.date(),
     MARKER_FIELD: m.keyword(),
     "Title": m.text_and_keyword(),
@@ -113,13 +167,48 @@ def _settings(ctx: Context) -> SecurityHubSettings:
     return ctx.config.pipelines.securityhub
 
 
+def route_name(ctx: Context, key: str) -> str:
+    """Rule, stream and role base name of one route: ``demogo-securityhub-guardduty``, ``...-other``."""
+    return ctx.name("securityhub", key)
+
+
+def route_index(ctx: Context, key: str) -> str:
+    return f"{_settings(ctx).index_prefix}-{key}"
+
+
 def product_name(ctx: Context, product: str) -> str:
     """Stream and rule name of one product: ``demogo-securityhub-guardduty``."""
-    return ctx.name("securityhub", product_key(product))
+    return route_name(ctx, product_key(product))
 
 
 def product_index(ctx: Context, product: str) -> str:
-    return f"{_settings(ctx).index_prefix}-{product_key(product)}"
+    return route_index(ctx, product_key(product))
+
+
+@dataclass(frozen=True)
+class Route:
+    """One EventBridge rule to its own Firehose stream and index."""
+
+    key: str  # in names: guardduty, config, crowdstrike-crowdstrike-falcon, other
+    pattern: dict[str, Any]
+    what: str  # whose findings, for descriptions
+    product: str | None = None  # the configured product; None for the catch-all
+
+
+def routes(ctx: Context) -> list[Route]:
+    """Each configured product's route, then the catch-all's (unless ``catch_all`` is off).
+
+    The catch-all excludes exactly the product rules' wildcards, so every finding has one route.
+    """
+    settings = _settings(ctx)
+    wildcards = [product_arn_wildcard(p, partition=ctx.partition) for p in settings.products]
+    out = [
+        Route(product_key(p), findings_pattern([w]), f"{w} (any region)", p)
+        for p, w in zip(settings.products, wildcards, strict=True)
+    ]
+    if settings.catch_all:
+        out.append(Route(OTHER, other_findings_pattern(wildcards), "every product no other rule takes"))
+    return out
 
 
 def recorder_name(ctx: Context) -> str:
@@ -217,25 +306,27 @@ class SecurityHubPipeline(Pipeline):
         )
         out += [log_group, role, function]
 
-        for product in settings.products:
-            name = product_name(ctx, product)
-            parts = firehose_to_opensearch(
-                ctx,
-                stream_name=name,
-                index=product_index(ctx, product),
-                settings=settings.firehose,
-                transform=function,
-            )
-            arn = product_arn(product, partition=ctx.partition, region=ctx.region)
-            rule = EventRule(
-                name,
-                event_pattern=findings_pattern([arn]),
-                description=f"logpipe: Security Hub findings of {arn} to Firehose stream {name}",
-            )
-            target_role = events_role(ctx, name, Ref(parts.stream, "arn"))
-            target = EventTarget(rule, TARGET_ID, arn=Ref(parts.stream, "arn"), role_arn=Ref(target_role, "arn"))
-            out += [*parts.resources, target_role, rule, target]
+        for route in routes(ctx):
+            out += self._route(ctx, route, settings, function)
         return out
+
+    def _route(self, ctx: Context, route: Route, settings: SecurityHubSettings, function: Resource) -> list[Resource]:
+        name = route_name(ctx, route.key)
+        parts = firehose_to_opensearch(
+            ctx,
+            stream_name=name,
+            index=route_index(ctx, route.key),
+            settings=settings.firehose,
+            transform=function,
+        )
+        rule = EventRule(
+            name,
+            event_pattern=route.pattern,
+            description=f"logpipe: Security Hub findings of {route.what} to Firehose stream {name}",
+        )
+        target_role = events_role(ctx, name, Ref(parts.stream, "arn"))
+        target = EventTarget(rule, TARGET_ID, arn=Ref(parts.stream, "arn"), role_arn=Ref(target_role, "arn"))
+        return [*parts.resources, target_role, rule, target]
 
     def _config(self, ctx: Context, settings: SecurityHubSettings) -> list[Resource]:
         recorder = ConfigRecorder(recorder_name(ctx))
@@ -253,42 +344,13 @@ class SecurityHubPipeline(Pipeline):
 
     def checks(self, ctx: Context) -> list[str]:
         settings = _settings(ctx)
-        problems: list[str] = []
-        for product in settings.products:
-            problem = product_arn_problem(product, region=ctx.region)
-            if problem:
-                problems.append(f"pipelines.securityhub.products: {problem}")
-                continue
-            name = product_name(ctx, product)
-            longest = f"{name}{_EVENTS_ROLE_SUFFIX}"
-            if len(longest) > _NAME_MAX:
-                problems.append(
-                    f"pipelines.securityhub.products: {product!r} makes the name {longest!r} longer than "
-                    f"{_NAME_MAX} characters (the limit of Firehose stream, EventBridge rule and IAM role names); "
-                    "use a shorter prefix"
-                )
-            if not _INDEX.match(product_index(ctx, product)):
-                problems.append(
-                    f"pipelines.securityhub.index_prefix: {product_index(ctx, product)!r} is not a valid "
-                    'OpenSearch index name (lowercase, no spaces or \\ / * ? " < > | , # :)'
-                )
-        keys = [product_key(p) for p in settings.products if product_arn_problem(p, region=ctx.region) is None]
-        for key in sorted({k for k in keys if keys.count(k) > 1}):
-            problems.append(f"pipelines.securityhub.products: two products share the name {key!r}; list each once")
-        for identifier in settings.config_rules:
-            if not _MANAGED_RULE.match(identifier):
-                problems.append(
-                    f"pipelines.securityhub.config_rules: {identifier!r} is not an AWS Config managed rule "
-                    "identifier (upper case, digits and '_', e.g. CLOUD_TRAIL_ENABLED)"
-                )
-        for standard in settings.standards:
-            arn = standards_arn(standard, partition=ctx.partition, region=ctx.region)
-            if not re.fullmatch(r"arn:[a-z-]+:securityhub:[a-z0-9-]*::(standards|ruleset)/[a-z0-9./-]+/v/[0-9.]+", arn):
-                problems.append(
-                    f"pipelines.securityhub.standards: {standard!r} is not a Security Hub standard "
-                    "(e.g. pci-dss/v/3.2.1, or its standards ARN)"
-                )
-        return problems
+        if not settings.catch_all:
+            # Not a problem (the user asked for it), but nothing else would say findings are lost.
+            ctx.progress(CATCH_ALL_OFF_WARNING)
+        problems = _product_problems(ctx, settings)
+        if not problems:
+            problems = [p for route in routes(ctx) for p in _name_problems(ctx, route)]
+        return [*problems, *_config_rule_problems(settings), *_standard_problems(ctx, settings)]
 
     def index(self, ctx: Context) -> IndexSpec:
         return IndexSpec(
@@ -300,10 +362,11 @@ class SecurityHubPipeline(Pipeline):
         )
 
     def probes(self, ctx: Context) -> list[Probe]:
+        """One test finding per route, put straight into its stream (EventBridge is not on the way)."""
         settings = _settings(ctx)
         out = []
-        for product in settings.products:
-            arn = product_arn(product, partition=ctx.partition, region=ctx.region)
+        for route in routes(ctx):
+            arn = _probe_product_arn(ctx, route)
 
             def record(ctx: Context, marker: str, arn: str = arn) -> dict[str, Any]:
                 return securityhub_event(ctx, marker, arn)
@@ -311,8 +374,8 @@ class SecurityHubPipeline(Pipeline):
             probe = firehose_probe(
                 ctx,
                 self.name,
-                stream=product_name(ctx, product),
-                index_pattern=f"{product_index(ctx, product)}*",
+                stream=route_name(ctx, route.key),
+                index_pattern=f"{route_index(ctx, route.key)}*",
                 field=MARKER_FIELD,
                 record=record,
                 settings=settings.firehose,
@@ -322,4 +385,79 @@ class SecurityHubPipeline(Pipeline):
         return out
 
     def writer_role_names(self, ctx: Context) -> list[str]:
-        return [firehose_role_name(product_name(ctx, p)) for p in _settings(ctx).products]
+        return [firehose_role_name(route_name(ctx, route.key)) for route in routes(ctx)]
+
+
+def _product_problems(ctx: Context, settings: SecurityHubSettings) -> list[str]:
+    problems = [
+        f"pipelines.securityhub.products: {problem}"
+        for problem in (product_arn_problem(p, partition=ctx.partition) for p in settings.products)
+        if problem
+    ]
+    if problems:
+        return problems
+    keys = [product_key(p) for p in settings.products]
+    for key in sorted({k for k in keys if keys.count(k) > 1}):
+        problems.append(f"pipelines.securityhub.products: two products share the name {key!r}; list each once")
+    if settings.catch_all and OTHER in keys:
+        problems.append(
+            f"pipelines.securityhub.products: the name {OTHER!r} belongs to the catch-all route (rule, stream "
+            f"and index {route_index(ctx, OTHER)} for every product not listed); a product cannot take it "
+            "while pipelines.securityhub.catch_all is on"
+        )
+    return problems
+
+
+def _name_problems(ctx: Context, route: Route) -> list[str]:
+    problems = []
+    who = repr(route.product) if route.product else "the catch-all route"
+    longest = f"{route_name(ctx, route.key)}{_EVENTS_ROLE_SUFFIX}"
+    if len(longest) > _NAME_MAX:
+        problems.append(
+            f"pipelines.securityhub.products: {who} makes the name {longest!r} longer than "
+            f"{_NAME_MAX} characters (the limit of Firehose stream, EventBridge rule and IAM role names); "
+            "use a shorter prefix"
+        )
+    index = route_index(ctx, route.key)
+    if not _INDEX.match(index):
+        problems.append(
+            f"pipelines.securityhub.index_prefix: {index!r} is not a valid "
+            'OpenSearch index name (lowercase, no spaces or \\ / * ? " < > | , # :)'
+        )
+    return problems
+
+
+def _config_rule_problems(settings: SecurityHubSettings) -> list[str]:
+    return [
+        f"pipelines.securityhub.config_rules: {identifier!r} is not an AWS Config managed rule "
+        "identifier (upper case, digits and '_', e.g. CLOUD_TRAIL_ENABLED)"
+        for identifier in settings.config_rules
+        if not _MANAGED_RULE.match(identifier)
+    ]
+
+
+def _standard_problems(ctx: Context, settings: SecurityHubSettings) -> list[str]:
+    problems = []
+    for standard in settings.standards:
+        arn = standards_arn(standard, partition=ctx.partition, region=ctx.region)
+        if not re.fullmatch(r"arn:[a-z-]+:securityhub:[a-z0-9-]*::(standards|ruleset)/[a-z0-9./-]+/v/[0-9.]+", arn):
+            problems.append(
+                f"pipelines.securityhub.standards: {standard!r} is not a Security Hub standard "
+                "(e.g. pci-dss/v/3.2.1, or its standards ARN)"
+            )
+    return problems
+
+
+def _probe_product_arn(ctx: Context, route: Route) -> str:
+    """The ProductArn of a route's test finding: its product, or for the catch-all one that no
+    product rule takes, so the probe is a finding that rule really routes."""
+    if route.product is not None:
+        return product_arn(route.product, partition=ctx.partition, region=ctx.region)
+    own = f"arn:{ctx.partition}:securityhub:{ctx.region}:{ctx.account_id}:product/{ctx.account_id}"
+    candidates = [
+        *(product_arn(p, partition=ctx.partition, region=ctx.region) for p in _OTHER_PROBE_PRODUCTS),
+        f"{own}/default",
+        f"{own}/logpipe-verify",
+    ]
+    taken = (arn for arn in candidates if matches(route.pattern, securityhub_event(ctx, "probe", arn)))
+    return next(taken, candidates[-1])

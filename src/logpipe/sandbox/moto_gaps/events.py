@@ -2,9 +2,11 @@
 
 - Pattern matching does not look inside arrays of objects: moto flattens only nested
   objects, so ``{"detail": {"findings": {"ProductArn": [...]}}}`` never matches a Security
-  Hub event whose ``detail.findings`` is a list. AWS flattens arrays: a pattern field
-  matches when any element's value matches. The flattener now collects the values of every
-  element into one list, which moto's matcher already treats as "any of".
+  Hub event whose ``detail.findings`` is a list. AWS matches a nested pattern against each
+  element of such an array: the event matches when one element matches the whole nested
+  pattern (two fields of it are never taken from two different elements, as Event Ruler's
+  ``rulesForJSONEvent`` does). The pattern is now walked that way; leaf conditions are still
+  moto's, on the leaf's value or, for an array, on its scalar elements ("any of").
 - TestEventPattern is a stub in moto (empty response); it now answers ``{"Result": bool}``
   with the same matcher, ``InvalidEventPatternException`` for a bad pattern and
   ``ValidationException`` for an event that is not valid JSON or lacks a required field.
@@ -23,7 +25,7 @@ from typing import Any
 
 from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp
 from moto.events.exceptions import InvalidEventPatternException, ValidationException
-from moto.events.models import EventPattern, Rule
+from moto.events.models import UNDEFINED, EventPattern, Rule
 from moto.events.responses import EventsHandler
 from moto.events.utils import EventTemplateParser
 from moto.utilities.arns import parse_arn
@@ -38,45 +40,7 @@ _MOTO_TARGET_SERVICES = {"logs", "events", "sqs"}
 
 
 class _Many(list):  # type: ignore[type-arg]
-    """Values gathered from the elements of an array (AWS matches if any element matches)."""
-
-
-def _add(result: dict[str, Any], key: str, value: Any, in_array: bool) -> None:
-    if not in_array:
-        result[key] = value
-        return
-    bucket = result.get(key)
-    if not isinstance(bucket, _Many):
-        bucket = _Many()
-        result[key] = bucket
-    if isinstance(value, list):
-        bucket.extend(value)
-    else:
-        bucket.append(value)
-
-
-def flatten_event(
-    node: Any, prefix: str = "", result: dict[str, Any] | None = None, in_array: bool = False
-) -> dict[str, Any]:
-    """Flatten an event to ``{"a.b.c": value}``, descending into arrays of objects."""
-    if result is None:
-        result = {}
-    if not isinstance(node, dict):
-        return result
-    for key, value in node.items():
-        path = f"{prefix}.{key}" if prefix else key
-        if isinstance(value, dict) and value:
-            flatten_event(value, path, result, in_array)
-        elif isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
-            for item in _iter_flat(value):
-                if isinstance(item, dict):
-                    if item:
-                        flatten_event(item, path, result, True)
-                else:
-                    _add(result, path, item, True)
-        else:
-            _add(result, path, value, in_array)
-    return result
+    """The scalar elements of an array value (AWS matches if any of them matches)."""
 
 
 def _iter_flat(items: list[Any]) -> Any:
@@ -87,8 +51,43 @@ def _iter_flat(items: list[Any]) -> Any:
             yield item
 
 
-def _flatten_dict(node: Any, prefix: str = "", result: dict[str, Any] | None = None) -> dict[str, Any]:
-    return flatten_event(node, prefix, result)
+def _leaf(value: Any) -> Any:
+    """An event value as moto's leaf filters take it: an array as its scalar elements, a non-empty
+    object as no value (a pattern leaf never matches an object)."""
+    if isinstance(value, list):
+        return _Many(v for v in _iter_flat(value) if not isinstance(v, dict))
+    if isinstance(value, dict) and value:
+        return UNDEFINED
+    return value
+
+
+def _match_node(matcher: EventPattern, pattern: dict[str, Any], node: dict[str, Any]) -> bool:
+    """Whether the event object ``node`` matches ``pattern`` (AND across keys)."""
+    for key, rule in pattern.items():
+        if key == "$or" and isinstance(rule, list):
+            ok = any(isinstance(alt, dict) and _match_node(matcher, alt, node) for alt in rule)
+        elif isinstance(rule, dict):
+            value = node.get(key, UNDEFINED)
+            items = list(_iter_flat(value)) if isinstance(value, list) else [value]
+            objects = [item for item in items if isinstance(item, dict)]
+            # No object there: only conditions on absence (exists: false) can still hold.
+            ok = any(_match_node(matcher, rule, obj) for obj in objects or [{}])
+        elif isinstance(rule, list):
+            ok = matcher._does_item_match_filters(_leaf(node.get(key, UNDEFINED)), rule)
+        else:
+            ok = False
+        if not ok:
+            return False
+    return True
+
+
+def matches_event(self: EventPattern, event: Any) -> bool:
+    """EventPattern.matches_event, with nested patterns matched element by element."""
+    pattern = self.get_pattern()
+    if not pattern:
+        return True
+    parsed = json.loads(json.dumps(event))
+    return isinstance(parsed, dict) and _match_node(self, pattern, parsed)
 
 
 def test_event_pattern(pattern: str | None, event: str | None) -> bool:
@@ -169,6 +168,6 @@ def install() -> None:
         result = test_event_pattern(self._get_param("EventPattern"), self._get_param("Event"))
         return json.dumps({"Result": result})
 
-    patch(EventPattern, "_flatten_dict", staticmethod(_flatten_dict))
+    patch(EventPattern, "matches_event", matches_event)
     patch(Rule, "send_to_targets", send_to_targets)
     patch(EventsHandler, "test_event_pattern", r_test_event_pattern)
