@@ -33,6 +33,10 @@ FIELDS: dict[str, dict[str, Any]] = {
     # "1.100000": a version label, not a number.
     "version": m.keyword(),
     MARKER_FIELD: m.keyword(),
+    # What the dashboard (dashboards/dns.ndjson) aggregates on.
+    "rcode": m.keyword(),
+    "query_type": m.keyword(),
+    "srcids.instance": m.keyword(),
 }
 
 

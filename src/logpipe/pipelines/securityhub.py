@@ -101,6 +101,16 @@ FIELDS: dict[str, dict[str, Any]] = {
     "Severity.Normalized": m.number("integer"),
     "Confidence": m.number("integer"),
     "Criticality": m.number("integer"),
+    # What the dashboard (dashboards/securityhub.ndjson) aggregates on. ``Types`` and ``Resources``
+    # are lists: a finding counts once under each of its types and resources. Config findings are
+    # titled with their rule's name, so ``Title.keyword`` names the rule.
+    "Severity.Label": m.keyword(),
+    "ProductName": m.keyword(),
+    "Types": m.keyword(),
+    "Compliance.Status": m.keyword(),
+    "RecordState": m.keyword(),
+    "Resources.Id": m.keyword(),
+    "Resources.Type": m.keyword(),
 }
 
 #: ``ProductFields`` and ``UserDefinedFields`` are free maps whose keys contain "/" and ":";
