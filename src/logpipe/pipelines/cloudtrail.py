@@ -202,6 +202,7 @@ class CloudTrailPipeline(Pipeline):
     name = "cloudtrail"
     summary = "CloudTrail trail → CloudWatch Logs → indexing Lambda → OpenSearch (cwl-*)"
     settings = CloudTrailSettings
+    dashboard = "dashboards/cloudtrail.ndjson"
 
     def source_resources(self, ctx: Context) -> list[Resource]:
         settings = _settings(ctx)

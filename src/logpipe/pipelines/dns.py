@@ -68,6 +68,7 @@ class DnsPipeline(Pipeline):
     name = "dns"
     summary = "Route 53 Resolver query logs of a VPC into OpenSearch (index dns-log-*)"
     settings = DnsSettings
+    dashboard = "dashboards/dns.ndjson"
 
     def source_resources(self, ctx: Context) -> list[Resource]:
         settings = self.section(ctx)

@@ -112,6 +112,7 @@ class FlowLogPipeline(Pipeline):
     name = "flowlog"
     summary = "VPC Flow Logs into OpenSearch (index vpc-flowlog-*)"
     settings = FlowLogSettings
+    dashboard = "dashboards/flowlog.ndjson"
 
     def source_resources(self, ctx: Context) -> list[Resource]:
         settings = self.section(ctx)

@@ -200,6 +200,7 @@ class SecurityHubPipeline(Pipeline):
     name = "securityhub"
     summary = "AWS Config + GuardDuty → Security Hub → EventBridge → Firehose → OpenSearch"
     settings = SecurityHubSettings
+    dashboard = "dashboards/securityhub.ndjson"
 
     def source_resources(self, ctx: Context) -> list[Resource]:
         settings = _settings(ctx)

@@ -100,6 +100,7 @@ class WafPipeline(Pipeline):
     name = "waf"
     summary = "AWS WAF web ACL logs into OpenSearch (index waf-log-*)"
     settings = WafSettings
+    dashboard = "dashboards/waf.ndjson"
 
     def source_resources(self, ctx: Context) -> list[Resource]:
         settings = self.section(ctx)
