@@ -197,7 +197,8 @@ def plan(options: Options, printer: Printer, targets: tuple[str, ...], adopt: bo
 @click.option("-a", "--all", "show_all", is_flag=True, help="List every resource (also with -v), not only trouble.")
 @_command
 def status(options: Options, printer: Printer, targets: tuple[str, ...], show_all: bool) -> int:
-    """One line per pipeline (resources, drift, newest document, problems), then what is not ok.
+    """One line per pipeline (resources, drift, newest document, problems), each dashboard's URL,
+    then what is not ok.
 
     Resource states: ok / missing / drifted / not-owned / external. Exit 1 when anything is
     missing or drifted, an index is mis-mapped, or a pipeline had no document in 24 hours.
@@ -473,7 +474,7 @@ def opensearch() -> None:
 @opensearch.command("status")
 @_command
 def opensearch_status(options: Options, printer: Printer) -> int:
-    """Access policy, templates, writer roles, role mappings, index patterns; mapping and freshness."""
+    """Access policy, templates, writer roles, role mappings, index patterns, dashboards; mapping and freshness."""
     from logpipe import maintenance
 
     run = Run(options, progress=printer.progress)

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from logpipe.engine.context import Context
-from logpipe.engine.model import Observed, Resource
+from logpipe.engine.model import Observed, Resource, same
 from logpipe.errors import LogpipeError
 from logpipe.opensearch.client import path_part
 from logpipe.resources.data_plane import DataPlaneResource
@@ -136,6 +136,20 @@ class Dashboard(DataPlaneResource):
             return {"definition": Unusable(self.problems)}
         return {object_key(o): comparable(o) for o in self.objects}
 
+    def diff(self, observed: Observed, desired: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+        """Per object that differs, only its attributes (and references) that differ; an object that
+        is missing shows as None -> its title."""
+        changes: dict[str, tuple[Any, Any]] = {}
+        for key, want in desired.items():
+            have = observed.props.get(key)
+            if isinstance(want, Unusable):
+                changes[key] = (have, want)
+            elif have is None:
+                changes[key] = (None, {"title": want["attributes"].get("title")})
+            elif not same(have, want):
+                changes[key] = _differing(have, want)
+        return changes
+
     def read_inside(self, ctx: Context) -> Observed | None:
         found = {}
         for obj in self.objects:
@@ -203,6 +217,17 @@ class Dashboard(DataPlaneResource):
         if not isinstance(reply, dict) or not reply.get("success") or errors:
             found = "; ".join(_import_error(e) for e in errors) or f"unexpected answer {reply!r:.300}"
             raise LogpipeError(f"Dashboards refused the import of {self.source}: {found}")
+
+
+def _differing(have: dict[str, Any], want: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    for name in sorted(set(have["attributes"]) | set(want["attributes"])):
+        if not same(have["attributes"].get(name), want["attributes"].get(name)):
+            old[name], new[name] = have["attributes"].get(name), want["attributes"].get(name)
+    if not same(have["references"], want["references"]):
+        old["references"], new["references"] = have["references"], want["references"]
+    return old, new
 
 
 def _import_error(error: dict[str, Any]) -> str:
