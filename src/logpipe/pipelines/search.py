@@ -3,8 +3,8 @@
 For pipeline P: P's index template (one body per flat_object mode; the domain's engine picks),
 P's scoped writer role, P's entries in the role mapping, P's Dashboards index pattern and, after
 the pattern its visualizations read, P's dashboard; all after the domain access policy that lets
-logpipe's calls in. ``health_rows`` reports what a
-resource table cannot: indices typed otherwise than the template says, and data freshness.
+logpipe's calls in. ``health_rows`` reports what a resource table cannot: indices typed
+otherwise than the template says, and data freshness.
 """
 
 from __future__ import annotations
