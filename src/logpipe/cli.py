@@ -12,7 +12,7 @@ import click
 from logpipe import __version__, orphans
 from logpipe import pipelines as registry
 from logpipe.errors import LogpipeError, UsageError
-from logpipe.render import Printer
+from logpipe.render import Printer, dashboard_links
 from logpipe.session import Options, Run
 
 TARGETS_HELP = registry.targets_help()
@@ -75,7 +75,8 @@ def main(click_ctx: click.Context, **kwargs: Any) -> None:
 
     \b
     Each pipeline brings its own OpenSearch pieces (index template, writer role
-    mapping, index pattern); `opensearch` shows them all and owns the access policy.
+    mapping, index pattern, dashboard); `opensearch` shows them all and owns the
+    access policy.
 
     \b
     Exit codes: 0 success/healthy; 1 a command ran and found trouble;
@@ -124,6 +125,7 @@ def up(options: Options, printer: Printer, targets: tuple[str, ...], adopt: bool
     leftovers = run.leftovers(items) if _whole_stack(targets) and not failed else []
     pruned = orphans.delete_all(run.ctx, leftovers) if prune else []
     prune_failed = [p for p in pruned if p["result"] != "deleted"]
+    links = dashboard_links(items, run.ctx.outputs)
     summary = _summary(run)
     if printer.json:
         printer.document(
@@ -132,6 +134,7 @@ def up(options: Options, printer: Printer, targets: tuple[str, ...], adopt: bool
                 "changes": [i.as_dict() for i in changed],
                 "leftovers": [o.as_dict() for o in leftovers] if not prune else [],
                 "pruned": pruned,
+                "dashboards": links,
                 "api_calls": summary,
             },
         )
@@ -140,6 +143,7 @@ def up(options: Options, printer: Printer, targets: tuple[str, ...], adopt: bool
             printer.out.print("Everything is up to date: no changes made.")
         else:
             printer.items_table("changes", changed, column="result")
+        printer.dashboard_links(links)
         if failed:
             printer.note(f"{len(failed)} resource(s) failed or were not attempted; run `logpipe up` again to finish.")
         if leftovers and not prune:
@@ -193,7 +197,8 @@ def plan(options: Options, printer: Printer, targets: tuple[str, ...], adopt: bo
 @click.option("-a", "--all", "show_all", is_flag=True, help="List every resource (also with -v), not only trouble.")
 @_command
 def status(options: Options, printer: Printer, targets: tuple[str, ...], show_all: bool) -> int:
-    """One line per pipeline (resources, drift, newest document, problems), then what is not ok.
+    """One line per pipeline (resources, drift, newest document, problems), each dashboard's URL,
+    then what is not ok.
 
     Resource states: ok / missing / drifted / not-owned / external. Exit 1 when anything is
     missing or drifted, an index is mis-mapped, or a pipeline had no document in 24 hours.
@@ -210,6 +215,7 @@ def status(options: Options, printer: Printer, targets: tuple[str, ...], show_al
     leftovers = run.leftovers(items) if _whole_stack(targets) else []
     healthy = not bad and not unhealthy and not leftovers
     summaries = pipeline_summaries([p.name for p in pipelines], items, health)
+    links = dashboard_links(items, run.ctx.outputs)
     if printer.json:
         printer.document(
             {
@@ -218,11 +224,13 @@ def status(options: Options, printer: Printer, targets: tuple[str, ...], show_al
                 "resources": [i.as_dict() for i in items],
                 "health": health,
                 "leftovers": [o.as_dict() for o in leftovers],
+                "dashboards": links,
                 "api_calls": _summary(run),
             }
         )
     else:
         printer.summary_table(summaries)
+        printer.dashboard_links(links)
         if show_all or options.verbose:
             printer.items_table("resources", items)
             if health:
@@ -483,7 +491,7 @@ def opensearch() -> None:
 @opensearch.command("status")
 @_command
 def opensearch_status(options: Options, printer: Printer) -> int:
-    """Access policy, templates, writer roles, role mappings, index patterns; mapping and freshness."""
+    """Access policy, templates, writer roles, role mappings, index patterns, dashboards; mapping and freshness."""
     from logpipe import maintenance
 
     run = Run(options, progress=printer.progress)

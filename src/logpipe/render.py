@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from logpipe.engine.runner import Item
+from logpipe.resources.dashboard import KIND as DASHBOARD_KIND
 
 _STATE_STYLE = {
     "ok": "green",
@@ -115,6 +116,15 @@ class Printer:
             )
         self.out.print(table)
 
+    def dashboard_links(self, links: list[dict[str, str]]) -> None:
+        """One line per dashboard, its URL whole (never folded, so it can be copied)."""
+        if not links:
+            return
+        width = max(len(link["pipeline"]) for link in links)
+        self.out.print("dashboards:", markup=False)
+        for link in links:
+            self.out.print(f"  {link['pipeline']:<{width}}  {link['url']}", markup=False)
+
     def plan_changes(self, items: list[Item]) -> None:
         """Terraform-style listing of what would change, with each differing property."""
         for item in items:
@@ -169,6 +179,23 @@ def pipeline_summaries(names: list[str], items: list[Item], health: list[dict[st
                 "problems": problems,
             }
         )
+    return out
+
+
+def dashboard_links(items: list[Item], outputs: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """pipeline, dashboard id and URL of every dashboard among ``items`` that is in place (read as
+    logpipe's, or just made); ``outputs``: the run's resource outputs, where the URL is."""
+    out = []
+    seen: set[str] = set()
+    for item in items:
+        resource = item.resource
+        if resource.kind != DASHBOARD_KIND or resource.key in seen or item.result in ("failed", "skipped"):
+            continue
+        in_place = item.result in ("created", "updated", "adopted") or item.state in ("ok", "drifted")
+        url = outputs.get(resource.key, {}).get("url")
+        if in_place and url:
+            seen.add(resource.key)
+            out.append({"pipeline": resource.pipeline, "dashboard": resource.name, "url": url})
     return out
 
 

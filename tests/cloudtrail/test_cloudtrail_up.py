@@ -66,6 +66,7 @@ def test_up_creates_every_resource_once(created: dict[str, Any]) -> None:
         "opensearch-role:logpipe-demogo-cloudtrail-writer": "created",
         "opensearch-role-mapping:cloudtrail": "created",
         "opensearch-index-pattern:logpipe-cloudtrail": "created",
+        "opensearch-dashboard:logpipe-cloudtrail": "created",
     }
 
 

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tests.conftest import json_out, run_logpipe
+from tests.support import write_calls
 
 pytestmark = pytest.mark.e2e
 
@@ -45,6 +46,33 @@ def logpipe(sandbox: dict[str, Any], *args: str) -> Any:
     return run_logpipe("--sandbox", *args, env=sandbox["env"])
 
 
+SAVED_OBJECTS = "/_dashboards/api/saved_objects"
+
+
+def dashboard_problems(sandbox: dict[str, Any], pipeline: str) -> list[str]:
+    """What is wrong with P's dashboard as Dashboards would show it: missing, or a panel or an
+    index pattern reference that points at nothing."""
+    board = get(sandbox, f"{SAVED_OBJECTS}/dashboard/logpipe-{pipeline}")
+    if board is None:
+        return [f"no dashboard logpipe-{pipeline}"]
+    out = []
+    for panel in board["references"]:
+        chart = get(sandbox, f"{SAVED_OBJECTS}/{panel['type']}/{panel['id']}")
+        if chart is None:
+            out.append(f"{panel['name']} -> {panel['id']} missing")
+            continue
+        out += [
+            f"{chart['id']} -> {ref['type']} {ref['id']} missing"
+            for ref in chart["references"]
+            if get(sandbox, f"{SAVED_OBJECTS}/{ref['type']}/{ref['id']}") is None
+        ]
+    return out if len(board["references"]) >= 5 else [*out, "fewer than five panels"]
+
+
+def dashboard_url(sandbox: dict[str, Any], pipeline: str) -> str:
+    return f"{sandbox['opensearch_url']}/_dashboards/app/dashboards#/view/logpipe-{pipeline}"
+
+
 def test_each_pipeline_alone_is_typed_and_verified(sandbox: dict[str, Any]) -> None:
     for pipeline, (pattern, time_field, marker) in PIPELINES.items():
         built = logpipe(sandbox, "up", pipeline)
@@ -58,6 +86,8 @@ def test_each_pipeline_alone_is_typed_and_verified(sandbox: dict[str, Any]) -> N
         assert field_types(sandbox, pattern, marker) == {"keyword"}, pipeline
         saved = get(sandbox, f"/_dashboards/api/saved_objects/index-pattern/logpipe-{pipeline}")
         assert saved["attributes"] == {"title": pattern, "timeFieldName": time_field}
+        assert dashboard_problems(sandbox, pipeline) == [], pipeline
+        assert dashboard_url(sandbox, pipeline) in built.stdout, built.stdout
 
 
 def test_an_index_typed_by_guesswork_fails_verify_at_once_and_status_names_it(sandbox: dict[str, Any]) -> None:
@@ -99,12 +129,16 @@ def test_teardown_of_one_pipeline_leaves_the_others_verifying(sandbox: dict[str,
     assert {
         ("opensearch-index-template", "logpipe-waf"),
         ("opensearch-index-pattern", "logpipe-waf"),
+        ("opensearch-dashboard", "logpipe-waf"),
         ("opensearch-role-mapping", "waf"),
         ("opensearch-role", "logpipe-demogo-waf-writer"),
     } <= deleted
     assert not {kind for kind, _ in deleted} & {"opensearch-access-policy", "opensearch-domain"}
     assert get(sandbox, "/_index_template/logpipe-waf") is None
     assert get(sandbox, "/_index_template/logpipe-dns") is not None
+    assert get(sandbox, f"{SAVED_OBJECTS}/dashboard/logpipe-waf") is None
+    assert get(sandbox, f"{SAVED_OBJECTS}/visualization/logpipe-waf-top-uris") is None
+    assert dashboard_problems(sandbox, "dns") == []
     # The data stays: OpenSearch holds the user's documents, not logpipe.
     assert get(sandbox, "/waf-log-*/_count")["count"] >= 1
     others = logpipe(sandbox, "-o", "json", "verify", "cloudtrail", "dns", "flowlog", "securityhub", "--timeout", "20")
@@ -122,8 +156,41 @@ def test_status_reads_at_a_glance_in_100_columns(sandbox: dict[str, Any]) -> Non
     assert max(len(line) for line in lines) <= 100, shown.stdout
     for pipeline in (*PIPELINES, "opensearch"):
         assert len([line for line in lines if line.startswith(f"│ {pipeline} ")]) == 1, shown.stdout
+    # Each dashboard's URL, whole, on a line of its own.
+    for pipeline in PIPELINES:
+        assert [line.split() for line in lines if dashboard_url(sandbox, pipeline) in line] == [
+            [pipeline, dashboard_url(sandbox, pipeline)]
+        ]
     # Only what is not ok follows the summary; every resource only with --all.
     assert "iam-role" not in shown.stdout
     every = run_logpipe("--sandbox", "status", "--all", env={**sandbox["env"], "COLUMNS": "100"})
     assert "iam-role" in every.stdout
     assert json.loads(logpipe(sandbox, "-o", "json", "status").stdout)["resources"], "json keeps full detail"
+
+
+def test_a_dashboard_edited_in_dashboards_is_drift_until_up_puts_it_back(sandbox: dict[str, Any]) -> None:
+    assert logpipe(sandbox, "up", "dns").returncode == 0
+    again = logpipe(sandbox, "-v", "up", "dns")
+    assert again.returncode == 0 and write_calls(again) == 0, again.stderr
+    assert dashboard_url(sandbox, "dns") in again.stdout
+    path = f"{SAVED_OBJECTS}/dashboard/logpipe-dns"
+    original = get(sandbox, path)["attributes"]
+    edited = requests.put(
+        sandbox["opensearch_url"] + path,
+        json={"attributes": {"title": "my DNS board", "panelsJSON": "[]"}},
+        auth=master(sandbox),
+        headers={"osd-xsrf": "true"},
+        timeout=30,
+    )
+    assert edited.ok, edited.text
+
+    status = logpipe(sandbox, "-o", "json", "status", "dns")
+
+    assert status.returncode == 1
+    [board] = [r for r in json_out(status)["resources"] if r["kind"] == "opensearch-dashboard"]
+    assert board["state"] == "drifted" and set(board["changes"]) == {"dashboard logpipe-dns"}
+    fixed = logpipe(sandbox, "-v", "up", "dns")
+    assert fixed.returncode == 0, fixed.stderr
+    assert write_calls(fixed) == 1, "one import of the one object that differs"
+    assert get(sandbox, path)["attributes"] == original
+    assert dashboard_problems(sandbox, "dns") == []

@@ -522,9 +522,8 @@ def test_find_searches_titles_like_dashboards(standin: OpenSearchStandin) -> Non
             headers=XSRF,
             json={"attributes": {"title": title, "timeFieldName": "t"}},
         )
-    requests.post(
-        f"{standin.url}{SO}/visualization/v", auth=ADMIN, headers=XSRF, json={"attributes": {"title": "cwl chart"}}
-    )
+    chart = {"attributes": {"title": "cwl chart", "visState": '{"type": "table", "aggs": []}'}}
+    assert requests.post(f"{standin.url}{SO}/visualization/v", auth=ADMIN, headers=XSRF, json=chart).ok
 
     def find(**params: str) -> dict[str, Any]:
         response = requests.get(

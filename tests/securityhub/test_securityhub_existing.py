@@ -78,6 +78,7 @@ def test_up_adds_routes_and_uses_their_services_as_they_are(theirs: dict[str, An
         "opensearch-role",
         "opensearch-role-mapping",
         "opensearch-index-pattern",
+        "opensearch-dashboard",
     }
     assert [k for k, r in results.items() if r == "created" and k.startswith("s3-bucket:")] == [
         "s3-bucket:demogo-kdf-backup"

@@ -199,12 +199,22 @@ class DataPlane:
             missing=missing,
         )
 
-    def dashboards(self, method: str, path: str, *, body: Any = None, missing: Any = _RAISE) -> Any:
-        """A Dashboards API call: ``osd-xsrf`` on every request, the tenant header when configured."""
-        headers = {"osd-xsrf": "true"}
+    def dashboards(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        missing: Any = _RAISE,
+    ) -> Any:
+        """A Dashboards API call: ``osd-xsrf`` on every request, the tenant header when configured;
+        ``headers`` add to those (a multipart import's content type)."""
+        headers = {**(headers or {}), "osd-xsrf": "true"}
         if self.tenant:
             headers["securitytenant"] = self.tenant
-        return self.request(method, "/_dashboards" + path, body=body, headers=headers, missing=missing)
+        return self.request(method, "/_dashboards" + path, body=body, params=params, headers=headers, missing=missing)
 
     def security(self, method: str, path: str, *, body: Any = None, missing: Any = _RAISE) -> Any:
         """A security plugin REST API call, on the path this domain's engine serves.

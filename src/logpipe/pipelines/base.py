@@ -2,9 +2,10 @@
 
 A pipeline module declares, in one class: its config section (``settings``), its AWS resources
 (``source_resources``), where its documents land and how they are typed (``index``), the IAM roles
-that write them (``writer_role_names``), the test records ``verify`` sends (``probes``) and its
-health checks (``health``). Its OpenSearch pieces (template, writer role and mapping, index
-pattern) follow from those, so ``up P`` alone leaves P working; the engine does all reading,
+that write them (``writer_role_names``), the test records ``verify`` sends (``probes``), its
+health checks (``health``) and its dashboard (``dashboard``, a Dashboards export file shipped
+beside the module). Its OpenSearch pieces (template, writer role and mapping, index pattern,
+dashboard) follow from those, so ``up P`` alone leaves P working; the engine does all reading,
 planning and changing.
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any, ClassVar
 
 from logpipe.config import PipelineSettings
@@ -111,6 +114,9 @@ class Pipeline:
     settings: ClassVar[type[PipelineSettings]] = PipelineSettings
     #: False for the domain-wide OpenSearch side, which has no index, probe or freshness of its own.
     carries_data: ClassVar[bool] = True
+    #: Its dashboard: a Dashboards saved-objects export (NDJSON), relative to this package
+    #: (``dashboards/<name>.ndjson``); "" for none. See ``pipelines.dashboard_file`` for what it may hold.
+    dashboard: ClassVar[str] = ""
 
     def section(self, ctx: Context) -> Any:
         """This pipeline's config section (an instance of ``settings``)."""
@@ -142,6 +148,12 @@ class Pipeline:
         """Status rows beside the resources: mis-mapped indices and data freshness; never raises."""
         return search.health_rows(ctx, self)
 
+    def dashboard_file(self) -> Traversable | None:
+        """The packaged file ``dashboard`` names (it ships in the wheel as package data)."""
+        if not self.dashboard:
+            return None
+        return files(__package__).joinpath(*self.dashboard.split("/"))
+
     # derived -----------------------------------------------------------------------
     def resources(self, ctx: Context) -> list[Resource]:
         """Everything ``up`` makes for this pipeline: its AWS side and its OpenSearch pieces, with every
@@ -152,4 +164,4 @@ class Pipeline:
             if resource.starts_data_flow:
                 for gate in pieces.gates:
                     resource.add_dependency(gate)
-        return [*sources, *pieces.resources]
+        return [*sources, *pieces.resources, *pieces.views]

@@ -87,6 +87,14 @@ FIELDS: dict[str, dict[str, Any]] = {
     "tlsDetails.tlsVersion": m.keyword(),
     "tlsDetails.cipherSuite": m.keyword(),
     "tlsDetails.clientProvidedHostHeader": m.keyword(),
+    # What the dashboard (dashboards/cloudtrail.ndjson) aggregates on; declared so a renamed
+    # field fails the dashboard check instead of silently emptying a panel.
+    "eventSource": m.keyword(),
+    "eventName": m.keyword(),
+    "errorCode": m.keyword(),
+    "awsRegion": m.keyword(),
+    "userIdentity.arn": m.keyword(),
+    "userIdentity.type": m.keyword(),
 }
 
 #: Objects whose shape depends on the API called: ``requestParameters`` / ``responseElements`` /
@@ -194,6 +202,7 @@ class CloudTrailPipeline(Pipeline):
     name = "cloudtrail"
     summary = "CloudTrail trail → CloudWatch Logs → indexing Lambda → OpenSearch (cwl-*)"
     settings = CloudTrailSettings
+    dashboard = "dashboards/cloudtrail.ndjson"
 
     def source_resources(self, ctx: Context) -> list[Resource]:
         settings = _settings(ctx)

@@ -33,6 +33,10 @@ FIELDS: dict[str, dict[str, Any]] = {
     # "1.100000": a version label, not a number.
     "version": m.keyword(),
     MARKER_FIELD: m.keyword(),
+    # What the dashboard (dashboards/dns.ndjson) aggregates on.
+    "rcode": m.keyword(),
+    "query_type": m.keyword(),
+    "srcids.instance": m.keyword(),
 }
 
 
@@ -64,6 +68,7 @@ class DnsPipeline(Pipeline):
     name = "dns"
     summary = "Route 53 Resolver query logs of a VPC into OpenSearch (index dns-log-*)"
     settings = DnsSettings
+    dashboard = "dashboards/dns.ndjson"
 
     def source_resources(self, ctx: Context) -> list[Resource]:
         settings = self.section(ctx)

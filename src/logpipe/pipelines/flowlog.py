@@ -60,6 +60,8 @@ FIELDS: dict[str, dict[str, Any]] = {
     "encryption-status": m.number("integer"),
     **{field: m.ip() for field in ("srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr")},
     MARKER_FIELD: m.keyword(),
+    # ACCEPT or REJECT; the dashboard (dashboards/flowlog.ndjson) aggregates on it and the numbers above.
+    "action": m.keyword(),
 }
 
 _V2_FIELDS = {
@@ -110,6 +112,7 @@ class FlowLogPipeline(Pipeline):
     name = "flowlog"
     summary = "VPC Flow Logs into OpenSearch (index vpc-flowlog-*)"
     settings = FlowLogSettings
+    dashboard = "dashboards/flowlog.ndjson"
 
     def source_resources(self, ctx: Context) -> list[Resource]:
         settings = self.section(ctx)

@@ -1,7 +1,7 @@
 """The OpenSearch side as a target: the domain-wide parts, and every pipeline's pieces shown together.
 
-The domain access policy mode is domain-wide. Index templates, writer roles and mappings and index
-patterns belong to the pipelines (each declares its own, see ``pipelines.search``); this target
+The domain access policy mode is domain-wide. Index templates, writer roles and mappings, index
+patterns and dashboards belong to the pipelines (each declares its own, see ``pipelines.search``); this target
 declares them too, so ``up opensearch`` prepares the domain for every enabled pipeline and
 ``status opensearch`` lists them side by side. The engine merges declarations by key, so each is
 made once however many targets declare it.
@@ -33,7 +33,8 @@ class OpenSearchSide(Pipeline):
         out: list[Resource] = [shared.domain(ctx), search.access_policy(ctx)]
         for pipeline in self.data_pipelines:
             if pipeline.enabled(ctx):
-                out += search.pieces(ctx, pipeline).resources
+                pieces = search.pieces(ctx, pipeline)
+                out += [*pieces.resources, *pieces.views]
         return out
 
     def checks(self, ctx: Context) -> list[str]:

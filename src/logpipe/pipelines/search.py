@@ -1,15 +1,16 @@
 """A pipeline's OpenSearch pieces and health, derived from its declaration.
 
 For pipeline P: P's index template (one body per flat_object mode; the domain's engine picks),
-P's scoped writer role, P's entries in the role mapping, and P's Dashboards index pattern, all
-after the domain access policy that lets logpipe's calls in. ``health_rows`` reports what a
-resource table cannot: indices typed otherwise than the template says, and data freshness.
+P's scoped writer role, P's entries in the role mapping, P's Dashboards index pattern and, after
+the pattern its visualizations read, P's dashboard; all after the domain access policy that lets
+logpipe's calls in. ``health_rows`` reports what a resource table cannot: indices typed
+otherwise than the template says, and data freshness.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from logpipe.engine.context import Context
@@ -17,8 +18,9 @@ from logpipe.engine.model import Resource
 from logpipe.errors import LogpipeError
 from logpipe.opensearch import indices, security
 from logpipe.opensearch.mappings import FLAT_OBJECT_MODES
-from logpipe.pipelines import shared
-from logpipe.resources.index_pattern import IndexPattern
+from logpipe.pipelines import dashboard_file, shared
+from logpipe.resources.dashboard import Dashboard
+from logpipe.resources.index_pattern import IndexPattern, pattern_id
 from logpipe.resources.index_template import IndexTemplate
 from logpipe.resources.opensearch_access_policy import OpenSearchAccessPolicy
 from logpipe.resources.opensearch_role import OpenSearchRole
@@ -35,6 +37,9 @@ class Pieces:
     resources: list[Resource]
     # What a log source of the pipeline waits for: documents typed (template) and let in (mapping).
     gates: list[Resource]
+    # What people look at (the dashboard): made and checked with the rest, but no data waits for it,
+    # so `verify` does not either.
+    views: list[Resource] = field(default_factory=list)
 
 
 def template_name(pipeline: str) -> str:
@@ -79,9 +84,34 @@ def pieces(ctx: Context, pipeline: Pipeline) -> Pieces:
     )
     pattern = IndexPattern(pipeline.name, title=spec.pattern, time_field=spec.time_field, domain=domain, after=after)
     out += [mapping, pattern]
-    for resource in out[2:]:
+    views = dashboards(ctx, pipeline, domain=domain, after=(*after, pattern))
+    for resource in [*out[2:], *views]:
         resource.pipeline = pipeline.name
-    return Pieces(resources=out, gates=[template, mapping])
+    return Pieces(resources=out, gates=[template, mapping], views=views)
+
+
+def dashboards(ctx: Context, pipeline: Pipeline, *, domain: Resource, after: tuple[Resource, ...]) -> list[Resource]:
+    """P's dashboard from its definition file, checked against P's template (never raises: a broken
+    file becomes a dashboard that fails at `up` with the file and object named)."""
+    file = pipeline.dashboard_file()
+    if file is None:
+        return []
+    spec = pipeline.index(ctx)
+    definition = dashboard_file.load(
+        file,
+        pipeline=pipeline.name,
+        pattern_id=pattern_id(pipeline.name),
+        fields=dashboard_file.template_fields(spec.fields),
+    )
+    board = Dashboard(
+        pipeline.name,
+        objects=definition.objects,
+        problems=definition.problems,
+        source=definition.path,
+        domain=domain,
+        after=after,
+    )
+    return [board]
 
 
 # health ------------------------------------------------------------------------------

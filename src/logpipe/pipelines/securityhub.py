@@ -155,6 +155,16 @@ FIELDS: dict[str, dict[str, Any]] = {
     "Severity.Normalized": m.number("integer"),
     "Confidence": m.number("integer"),
     "Criticality": m.number("integer"),
+    # What the dashboard (dashboards/securityhub.ndjson) aggregates on. ``Types`` and ``Resources``
+    # are lists: a finding counts once under each of its types and resources. Config findings are
+    # titled with their rule's name, so ``Title.keyword`` names the rule.
+    "Severity.Label": m.keyword(),
+    "ProductName": m.keyword(),
+    "Types": m.keyword(),
+    "Compliance.Status": m.keyword(),
+    "RecordState": m.keyword(),
+    "Resources.Id": m.keyword(),
+    "Resources.Type": m.keyword(),
 }
 
 #: ``ProductFields`` and ``UserDefinedFields`` are free maps whose keys contain "/" and ":";
@@ -279,6 +289,7 @@ class SecurityHubPipeline(Pipeline):
     name = "securityhub"
     summary = "AWS Config + GuardDuty → Security Hub → EventBridge → Firehose → OpenSearch"
     settings = SecurityHubSettings
+    dashboard = "dashboards/securityhub.ndjson"
 
     def source_resources(self, ctx: Context) -> list[Resource]:
         settings = _settings(ctx)

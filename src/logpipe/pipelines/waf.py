@@ -52,6 +52,16 @@ FIELDS: dict[str, dict[str, Any]] = {
     "captchaResponse.responseCode": m.number("integer"),
     "challengeResponse.solveTimestamp": m.number(),
     "challengeResponse.responseCode": m.number("integer"),
+    # What the dashboard (dashboards/waf.ndjson) aggregates on. ``action`` is ALLOW, BLOCK, CAPTCHA,
+    # CHALLENGE or COUNT; ``ruleGroupList`` is a list, so ``ruleGroupList.ruleGroupId`` holds every
+    # rule group the request went through.
+    "action": m.keyword(),
+    "terminatingRuleId": m.keyword(),
+    "terminatingRuleType": m.keyword(),
+    "httpRequest.country": m.keyword(),
+    "httpRequest.uri": m.keyword(),
+    "httpRequest.httpMethod": m.keyword(),
+    "ruleGroupList.ruleGroupId": m.keyword(),
 }
 
 
@@ -90,6 +100,7 @@ class WafPipeline(Pipeline):
     name = "waf"
     summary = "AWS WAF web ACL logs into OpenSearch (index waf-log-*)"
     settings = WafSettings
+    dashboard = "dashboards/waf.ndjson"
 
     def source_resources(self, ctx: Context) -> list[Resource]:
         settings = self.section(ctx)

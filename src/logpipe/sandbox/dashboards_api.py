@@ -7,6 +7,13 @@ OpenSearch Dashboards' ``src/core/server/saved_objects`` routes:
   else 400 ``Request must contain a osd-xsrf header.`` (``kbn-xsrf`` is not accepted);
 * ``POST /api/saved_objects/{type}/{id}`` answers 409 when the object exists, unless
   ``?overwrite=true``; ``PUT`` (update) merges top-level attributes and answers 404 when absent;
+* ``POST /api/saved_objects/_import`` takes an NDJSON export as the ``file`` part of a multipart
+  form and answers per object (``conflict``, ``missing_references`` for index patterns and saved
+  searches that exist neither in the file nor in the tenant, ``unsupported_type``); with a
+  conflict or a missing reference it writes nothing at all (``import_saved_objects.ts``,
+  ``create_saved_objects.ts``); see :mod:`logpipe.sandbox.dashboards_import`;
+* every create runs the document migrator: a visualization without a current ``migrationVersion``
+  whose ``visState`` is not JSON fails the request with a 500 and nothing is stored;
 * ``_find`` searches like ``simple_query_string`` on analysed ``text`` fields: ``search=cwl-*``
   does *not* find ``cwl-*`` (the prefix ``cwl-`` matches no token) and ``search="cwl-*"`` finds
   every title containing the word ``cwl`` -- clients must compare titles exactly themselves;
@@ -28,6 +35,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
+
+from logpipe.sandbox import dashboards_import
+from logpipe.sandbox.dashboards_import import BadImport, MigrationFailed
 
 Reply = tuple[int, Any]
 
@@ -60,10 +70,17 @@ _BOOM_ERRORS = {
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
+    415: "Unsupported Media Type",
     500: "Internal Server Error",
 }
 _TOKEN = re.compile(r"\w+(?:[.']\w+)*")
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# Import errors the caller can resolve (by overwriting, or by making the reference first): while
+# any is pending, Dashboards creates none of the objects (create_saved_objects.ts).
+_RESOLVABLE = ("conflict", "ambiguous_conflict", "missing_references")
+# Reference types an import checks exist (validate_references.ts); other references may dangle.
+_CHECKED_REFERENCE_TYPES = ("index-pattern", "search")
+_INTERNAL_ERROR = "An internal server error occurred"
 _INVALID_JSON = object()
 
 
@@ -129,6 +146,7 @@ class DashboardsApi:
             ("GET", "_find"): lambda: self._find(params, tenant),
             ("POST", "_bulk_get"): lambda: self._bulk_get(body, tenant),
             ("POST", "_bulk_create"): lambda: self._bulk_create(body, params, tenant),
+            ("POST", "_import"): lambda: self._import(body, headers.get("content-type", ""), params, tenant),
         }
         if len(rest) == 1 and (method, rest[0]) in routes:
             return routes[(method, rest[0])]()
@@ -182,9 +200,20 @@ class DashboardsApi:
         }
         if extra.get("migrationVersion") is not None:
             obj["migrationVersion"] = copy.deepcopy(extra["migrationVersion"])
+        if extra.get("originId") is not None:
+            obj["originId"] = extra["originId"]
         self._store(tenant)[f"{type_}:{id_}"] = obj
         self.revision += 1
         return copy.deepcopy(obj)
+
+    @staticmethod
+    def _migrated(items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """Each new object as the document migrator leaves it; None when a migration throws (a 500:
+        the repository migrates every object before it writes any)."""
+        try:
+            return [dashboards_import.migrate(item) for item in items]
+        except MigrationFailed:
+            return None
 
     @staticmethod
     def _check_new(type_: str, body: Any) -> Reply | None:
@@ -215,7 +244,10 @@ class DashboardsApi:
         overwrite = params.get("overwrite", ["false"])[-1] == "true"
         if f"{type_}:{id_}" in self._store(tenant) and not overwrite:
             return _conflict(type_, id_)
-        return 200, self._put_object(tenant, type_, id_, body["attributes"], body.get("references", []), body)
+        migrated = self._migrated([{**body, "type": type_}])
+        if migrated is None:
+            return boom(500, _INTERNAL_ERROR)
+        return 200, self._put_object(tenant, type_, id_, body["attributes"], body.get("references", []), migrated[0])
 
     def _get(self, type_: str, id_: str, tenant: str) -> Reply:
         obj = self._store(tenant).get(f"{type_}:{id_}")
@@ -267,11 +299,15 @@ class DashboardsApi:
         if not isinstance(body, list):
             return boom(400, "[request body]: expected value of type [array]")
         overwrite = params.get("overwrite", ["false"])[-1] == "true"
-        out = []
         for item in body:
             error = self._check_new(item.get("type", "") if isinstance(item, dict) else "", item)
             if error:
                 return error
+        migrated = self._migrated(body)
+        if migrated is None:
+            return boom(500, _INTERNAL_ERROR)
+        out = []
+        for item in migrated:
             id_ = item.get("id") or str(uuid.uuid4())
             if f"{item['type']}:{id_}" in self._store(tenant) and not overwrite:
                 out.append({"id": id_, "type": item["type"], "error": _conflict(item["type"], id_)[1]})
@@ -280,6 +316,101 @@ class DashboardsApi:
                 self._put_object(tenant, item["type"], id_, item["attributes"], item.get("references", []), item)
             )
         return 200, {"saved_objects": out}
+
+    def _import(self, raw: bytes, content_type: str, params: dict[str, list[str]], tenant: str) -> Reply:
+        """``POST _import``: the steps of ``importSavedObjectsFromStream``, in its order."""
+        overwrite = params.get("overwrite", ["false"])[-1] == "true"
+        new_copies = params.get("createNewCopies", ["false"])[-1] == "true"
+        if overwrite and new_copies:
+            return boom(400, "[request query]: cannot use [overwrite] with [createNewCopies]")
+        try:
+            filename, content = dashboards_import.uploaded_file(raw, content_type)
+            extension = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+            if extension != ".ndjson":
+                return boom(400, f"Invalid file extension {extension}")
+            objects = dashboards_import.read_ndjson(content)
+        except BadImport as exc:
+            return boom(exc.status, exc.message)
+        if not all(isinstance(o, dict) and all(isinstance(o.get(k), str) for k in ("type", "id")) for o in objects):
+            return boom(400, "Bad Request")
+        keys = [f"{o['type']}:{o['id']}" for o in objects]
+        repeated = sorted({k for k in keys if keys.count(k) > 1}, key=keys.index)
+        if repeated:
+            return boom(400, f"Non-unique import objects detected: [{','.join(repeated)}]: Bad Request")
+        errors: list[dict[str, Any]] = []
+        collected = []
+        for obj in objects:
+            if obj["type"] in SAVED_OBJECT_TYPES:
+                collected.append({**obj, "attributes": obj.get("attributes") or {}})
+            else:
+                errors.append(_import_error(obj, {"type": "unsupported_type"}))
+        errors += self._missing_references(collected, tenant)
+        store = self._store(tenant)
+        new_ids: dict[str, str] = {}
+        overwrites: set[str] = set()
+        if new_copies:
+            new_ids = {f"{o['type']}:{o['id']}": str(uuid.uuid4()) for o in collected}
+        else:
+            for obj in collected:
+                key = f"{obj['type']}:{obj['id']}"
+                if key not in store:
+                    continue
+                if overwrite:
+                    overwrites.add(key)
+                else:
+                    errors.append(_import_error(obj, {"type": "conflict"}))
+        failed = {(e["type"], e["id"]) for e in errors}
+        to_create = [o for o in collected if (o["type"], o["id"]) not in failed]
+        if not any(e["error"]["type"] in _RESOLVABLE for e in errors):
+            reply = self._create_imported(to_create, new_ids, tenant)
+            if reply is not None:
+                return reply
+        results = []
+        for obj in to_create:
+            key = f"{obj['type']}:{obj['id']}"
+            result: dict[str, Any] = {"type": obj["type"], "id": obj["id"], "meta": _import_meta(obj)}
+            if key in overwrites:
+                result["overwrite"] = True
+            if key in new_ids:
+                result["destinationId"] = new_ids[key]
+            results.append(result)
+        body: dict[str, Any] = {"successCount": len(to_create), "success": not errors}
+        if results:
+            body["successResults"] = results
+        if errors:
+            body["errors"] = errors
+        return 200, body
+
+    def _missing_references(self, objects: list[dict[str, Any]], tenant: str) -> list[dict[str, Any]]:
+        """``validateReferences``: index patterns and saved searches neither imported nor stored."""
+        present = {f"{o['type']}:{o['id']}" for o in objects} | set(self._store(tenant))
+        out = []
+        for obj in objects:
+            missing = [
+                {"type": r.get("type"), "id": r.get("id")}
+                for r in obj.get("references") or []
+                if isinstance(r, dict)
+                and r.get("type") in _CHECKED_REFERENCE_TYPES
+                and f"{r.get('type')}:{r.get('id')}" not in present
+            ]
+            if missing:
+                out.append(_import_error(obj, {"type": "missing_references", "references": missing}))
+        return out
+
+    def _create_imported(self, objects: list[dict[str, Any]], new_ids: dict[str, str], tenant: str) -> Reply | None:
+        """``bulkCreate`` with overwrite (conflicts were settled before); a 500 if a migration throws."""
+        migrated = self._migrated(objects)
+        if migrated is None:
+            return boom(500, _INTERNAL_ERROR)
+        for obj in migrated:
+            key = f"{obj['type']}:{obj['id']}"
+            references = [
+                {**r, "id": new_ids.get(f"{r.get('type')}:{r.get('id')}", r.get("id"))}
+                for r in obj.get("references") or []
+            ]
+            extra = {k: obj[k] for k in ("migrationVersion", "originId") if obj.get(k) is not None}
+            self._put_object(tenant, obj["type"], new_ids.get(key, obj["id"]), obj["attributes"], references, extra)
+        return None
 
     @staticmethod
     def _project(obj: dict[str, Any], fields: Any) -> dict[str, Any]:
@@ -379,6 +510,21 @@ class DashboardsApi:
             self._put_object(tenant, "config", DASHBOARDS_VERSION, attributes, [], {})
         attributes = store.get(key, {}).get("attributes", {"buildNum": DASHBOARDS_BUILD})
         return 200, {"settings": {name: {"userValue": value} for name, value in attributes.items()}}
+
+
+def _import_meta(obj: dict[str, Any]) -> dict[str, Any]:
+    title = (obj.get("attributes") or {}).get("title")
+    icon = dashboards_import.ICONS.get(obj.get("type", ""))
+    return {k: v for k, v in (("title", title), ("icon", icon)) if v is not None}
+
+
+def _import_error(obj: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:
+    """One entry of an import's ``errors``, shaped as ``SavedObjectsImportError``."""
+    title = (obj.get("attributes") or {}).get("title")
+    entry = {"id": obj.get("id"), "type": obj.get("type"), "meta": _import_meta(obj), "error": error}
+    if title is not None:
+        entry["title"] = title
+    return entry
 
 
 def _field_values(obj: dict[str, Any], fields: list[str]) -> list[str]:
