@@ -52,6 +52,7 @@ def install() -> None:
             cloudtrail,
             cloudtrail_delivery,
             events,
+            eventual,
             firehose,
             guardduty,
             logs,
@@ -77,6 +78,7 @@ def install() -> None:
             opensearch,
             opensearch_access_policy,
             awsconfig,
+            eventual,
         ):
             module.install()
         _installed = True
