@@ -47,3 +47,27 @@ def write_calls(result: Any) -> int:
     match = re.search(r"API calls: (\d+) read, (\d+) write", result.stderr)
     assert match, f"no API call summary in:\n{result.stderr}"
     return int(match.group(2))
+
+
+class FakeClock:
+    """A clock whose ``sleep`` returns at once and moves time on: minutes of waiting run instantly.
+
+    Give it to ``ctx.clock`` (logpipe's waits) and to ``moto_gaps.eventual.configure(clock=...)``
+    (the emulated AWS delays), so both see the same time.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.time = 1000.0
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self.time
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+            self.time += seconds

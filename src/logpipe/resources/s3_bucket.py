@@ -11,6 +11,7 @@ from logpipe.engine.context import Context
 from logpipe.engine.model import Observed, Policy, Resource
 from logpipe.errors import LogpipeError
 from logpipe.resources.common import desired_tags_view, is_not_found, json_doc, tag_dict, tag_list
+from logpipe.resources.ownership import tags_of
 
 _LEGACY_LOCATIONS = {"EU": "eu-west-1"}
 
@@ -61,12 +62,7 @@ class S3Bucket(Resource):
             if error_code(exc) in ("AccessDenied", "AllBucketsAreOwnedByOthers", "403"):
                 return Observed({}, {"name": self.name}, owned=False, note="bucket name is taken by another account")
             raise
-        try:
-            tags = tag_dict(s3.get_bucket_tagging(Bucket=self.name)["TagSet"])
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchTagSet":
-                raise
-            tags = {}
+        tags = tags_of(ctx, f"arn:{ctx.partition}:s3:::{self.name}", ctx.tags, lambda: _current_tags(s3, self.name))
         try:
             bucket_policy = json_doc(s3.get_bucket_policy(Bucket=self.name)["Policy"])
         except ClientError as exc:
