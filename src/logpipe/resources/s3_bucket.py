@@ -86,9 +86,12 @@ class S3Bucket(Resource):
 
     def create(self, ctx: Context, desired: dict[str, Any]) -> dict[str, Any]:
         s3 = ctx.aws.client("s3")
-        args: dict[str, Any] = {"Bucket": self.name}
+        # Tagged as it is made: a run that dies right after CreateBucket must not leave a bucket
+        # under logpipe's name that logpipe cannot recognise as its own.
+        configuration: dict[str, Any] = {"Tags": tag_list(desired["tags"])}
         if ctx.region != "us-east-1":
-            args["CreateBucketConfiguration"] = {"LocationConstraint": ctx.region}
+            configuration["LocationConstraint"] = ctx.region
+        args: dict[str, Any] = {"Bucket": self.name, "CreateBucketConfiguration": configuration}
         try:
             s3.create_bucket(**args)
         except ClientError as exc:
@@ -104,7 +107,6 @@ class S3Bucket(Resource):
                 "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
             },
         )
-        s3.put_bucket_tagging(Bucket=self.name, Tagging={"TagSet": tag_list(desired["tags"])})
         if desired["bucket_policy"] is not None:
             s3.put_bucket_policy(Bucket=self.name, Policy=_dumps(desired["bucket_policy"]))
         return {"name": self.name, "arn": f"arn:{ctx.partition}:s3:::{self.name}", "region": ctx.region}

@@ -59,8 +59,10 @@ def install() -> None:
             opensearch,
             opensearch_access_policy,
             route53resolver,
+            s3,
             securityhub,
             tagging,
+            throttling,
             wafv2,
         )
 
@@ -79,6 +81,8 @@ def install() -> None:
             opensearch_access_policy,
             awsconfig,
             eventual,
+            throttling,
+            s3,
         ):
             module.install()
         _installed = True
