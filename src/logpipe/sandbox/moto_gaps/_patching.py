@@ -122,7 +122,7 @@ _BEFORE: dict[tuple[type, str], list[Any]] = {}
 
 
 def before_action(response_class: type, action: str, hook: Any) -> None:
-    """Run ``hook(response)`` before moto answers ``action`` (snake_case) of ``response_class``.
+    """Run ``hook(response)`` before moto answers ``action`` (snake_case; ``*``: all) of ``response_class``.
 
     The hook sees the request (``response.body``, ``_get_param``) and may raise an AWS error,
     which moto serialises as it does its own. One wrapper around ``BaseResponse.call_action``
@@ -135,7 +135,7 @@ def before_action(response_class: type, action: str, hook: Any) -> None:
         answer = original(BaseResponse, "call_action")
         action = self._get_action()
         action_name = camelcase_to_underscores(action) if action else ""
-        hooks = [h for cls in type(self).__mro__ for h in _BEFORE.get((cls, action_name), ())]
+        hooks = [h for cls in type(self).__mro__ for key in (action_name, "*") for h in _BEFORE.get((cls, key), ())]
         if not hooks or not hasattr(self, action_name):
             return answer(self)
         method = getattr(self, action_name)
