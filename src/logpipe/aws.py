@@ -3,8 +3,8 @@
 Clients follow the AWS CLI's conventions: the default credential chain, ``--profile``,
 ``--region``, ``--endpoint-url`` (and ``AWS_*`` variables, which boto3 reads itself),
 with the standard retry mode so throttling is retried with backoff: ``max_attempts`` (8)
-tries per call, each retry of a throttled call waiting a random 0..2^n seconds (at most
-20 s), which is the retry budget a throttled account gets before a call fails.
+retries after the first try, each retry of a throttled call waiting a random 0..2^n seconds
+(at most 20 s). That is the retry budget a throttled account gets before a call fails.
 
 Reads a run makes more than once (every Config rule in one ``DescribeConfigRules``, the
 domain's status for two resource kinds) go through :meth:`Aws.read_once` /
