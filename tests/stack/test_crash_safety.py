@@ -5,7 +5,7 @@
 there. Each time, a second `up all` must converge, a third must make no write, and
 `teardown --yes` must leave nothing logpipe made and change nothing it did not make.
 
-By default the crash points are spread evenly over the run (about 8, so the suite stays quick);
+By default the crash points are spread evenly over the run (6 of them, so the suite stays quick);
 with ``LOGPIPE_CRASH_EVERY_WRITE=1`` every k is tried, in 4 shards that xdist runs in
 parallel (about 120 crash points; some 3 minutes per shard on 2 busy cores).
 """
@@ -25,7 +25,7 @@ from tests.stack.support import Stack, logpipe_leftovers, untouched_state
 
 EVERY_WRITE = os.environ.get("LOGPIPE_CRASH_EVERY_WRITE") == "1"
 SHARDS = 4 if EVERY_WRITE else 2
-SPREAD_POINTS = 8
+SPREAD_POINTS = 6
 
 
 class Crashed(RuntimeError):
