@@ -18,8 +18,8 @@ def waiting_lines(stderr: str) -> list[str]:
 
 
 def test_up_all_rides_out_iam_propagation(stack: Stack) -> None:
-    """Real time, real parallel engine: a role or permission younger than 1.5 s is refused as AWS does."""
-    eventual.configure(iam_propagation=1.5)
+    """Real time, real parallel engine: a role or permission younger than 2 s is refused as AWS does."""
+    eventual.configure(iam_propagation=2.0)
 
     result, document = stack.up()
 
