@@ -89,7 +89,10 @@ def configure(
     slow_change: float | None = None,
     clock: Callable[[], float] | None = None,
 ) -> None:
-    """Set the delays (seconds) and the clock; None leaves a setting to the environment / as it is."""
+    """Set the delays (seconds) and the clock; None leaves a setting to the environment / as it is.
+
+    A new clock forgets every recorded change: times of the old one mean nothing to it.
+    """
     with _lock:
         if iam_propagation is not None:
             _settings["iam"] = iam_propagation
@@ -97,14 +100,19 @@ def configure(
             _settings["slow"] = slow_change
         if clock is not None:
             _settings["clock"] = clock
+            _forget()
 
 
 def reset() -> None:
     """Back to the environment's delays and the real clock; forget every recorded change."""
     with _lock:
         _settings.update({"iam": None, "slow": None, "clock": time.monotonic})
-        for table in (_trust_changed, _policy_changed, _permission_added, _domain_changed, _recorder_started):
-            table.clear()
+        _forget()
+
+
+def _forget() -> None:
+    for table in (_trust_changed, _policy_changed, _permission_added, _domain_changed, _recorder_started):
+        table.clear()
 
 
 def _delay(key: str, env: str) -> float:
