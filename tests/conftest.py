@@ -22,6 +22,11 @@ SAMPLES = REPO.parent / "shared" / "samples"
 REGION = "ap-northeast-2"
 ACCOUNT = "123456789012"
 
+# The sandbox emulates IAM propagation and slow changes (moto_gaps.eventual); tests that are not
+# about them run without, so the suite stays fast. Sandboxes started by tests inherit this.
+os.environ["LOGPIPE_SANDBOX_IAM_PROPAGATION_SECONDS"] = "0"
+os.environ["LOGPIPE_SANDBOX_SLOW_CHANGE_SECONDS"] = "0"
+
 LAB_CONFIG: dict[str, Any] = {
     "prefix": "demogo",
     "region": REGION,

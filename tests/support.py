@@ -60,3 +60,27 @@ def index_templates(mode: str = "native", overrides: dict[str, Any] | None = Non
     # A pipeline's index declaration reads nothing but the config.
     view: Any = SimpleNamespace(config=registry.parse_config(deep_merge(LAB_CONFIG, overrides or {})))
     return {template_name(p.name): p.index(view).template(mode) for p in registry.data_pipelines()}
+
+
+class FakeClock:
+    """A clock whose ``sleep`` returns at once and moves time on: minutes of waiting run instantly.
+
+    Give it to ``ctx.clock`` (logpipe's waits) and to ``moto_gaps.eventual.configure(clock=...)``
+    (the emulated AWS delays), so both see the same time.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.time = 1000.0
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self.time
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+            self.time += seconds

@@ -13,9 +13,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from logpipe.engine.context import OWNER_TAG, OWNER_VALUE, STACK_TAG, Context
+from logpipe.engine.context import Context
 from logpipe.errors import LogpipeError
 from logpipe.resources.common import is_not_found, tag_dict, wait_for
+from logpipe.resources.iam_role import account_roles
+from logpipe.resources.ownership import stack_listing
 
 # Consumers before what they consume: a rule before its stream, a stream before its role.
 _DELETE_ORDER = ("events", "ec2", "route53resolver", "config", "cloudtrail", "firehose", "lambda", "logs", "iam", "s3")
@@ -51,16 +53,16 @@ def find(ctx: Context, known: set[str]) -> list[Orphan]:
 
 
 def _tagged_arns(ctx: Context) -> list[str]:
-    client = ctx.aws.client("resourcegroupstaggingapi")
-    filters = [{"Key": STACK_TAG, "Values": [ctx.prefix]}, {"Key": OWNER_TAG, "Values": [OWNER_VALUE]}]
-    arns: list[str] = []
-    for page in client.get_paginator("get_resources").paginate(TagFilters=filters):
-        arns.extend(r["ResourceARN"] for r in page.get("ResourceTagMappingList", []))
-    return arns
+    # The same listing the resources' reads used in this run (asked once).
+    return list(stack_listing(ctx))
 
 
 def _tagged_roles(ctx: Context) -> list[str]:
-    """IAM roles are not in the tagging API: list them, and read tags only of logpipe-described ones."""
+    """IAM roles are not in the tagging API: take them from the account's role listing the reads
+    used, else list them and read tags only of logpipe-described ones."""
+    known = account_roles(ctx)
+    if known is not None:
+        return [role["Arn"] for role in known.values() if ctx.owns(tag_dict(role.get("Tags")))]
     iam = ctx.aws.client("iam")
     arns = []
     for page in iam.get_paginator("list_roles").paginate():

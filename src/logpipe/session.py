@@ -146,13 +146,13 @@ class Run:
         domain = ctx.outputs.get(f"opensearch-domain:{config.domain}") or {}
         base_url = ctx.opensearch_url or _domain_url(ctx, domain)
         auth, kind, principal = self._data_plane_auth(ctx)
-        raw = os_client.connect(
-            base_url,
-            auth=auth,
-            on_request=lambda method, path: ctx.aws.counter.record_http("opensearch-http", method, path),
-            ca_certs=self.sandbox_ca,
-        )
-        return os_client.DataPlane(
+
+        def on_request(method: str, path: str) -> None:
+            if ctx.aws.counter.record_http("opensearch-http", method, path) == "write":
+                plane.reads.clear()  # what was read may have changed
+
+        raw = os_client.connect(base_url, auth=auth, on_request=on_request, ca_certs=self.sandbox_ca)
+        plane = os_client.DataPlane(
             raw,
             base_url=base_url,
             auth_kind=kind,
@@ -160,6 +160,7 @@ class Run:
             tenant=config.tenant,
             security_api=os_client.security_api_for(str(domain.get("engine_version") or "")),
         )
+        return plane
 
     def _data_plane_auth(self, ctx: Context) -> tuple[Any, str, str]:
         """(auth, 'sigv4' | 'basic', who) for the configured method."""
@@ -213,7 +214,7 @@ def _domain_url(ctx: Context, domain: dict[str, Any]) -> str:
     endpoint = domain.get("endpoint")
     if not endpoint:
         try:
-            status = ctx.aws.client("opensearch").describe_domain(DomainName=name)["DomainStatus"]
+            status = ctx.aws.read_once("opensearch", "describe_domain", DomainName=name)["DomainStatus"]
         except ClientError as exc:
             raise LogpipeError(f"cannot find the endpoint of OpenSearch domain {name}: {error_message(exc)}") from None
         endpoint = status.get("Endpoint") or next(iter((status.get("Endpoints") or {}).values()), None)

@@ -27,7 +27,7 @@ from tests.firehose.support import (
     waf_logging,
     web_acl_arn,
 )
-from tests.support import role_policy
+from tests.support import FakeClock, role_policy
 
 STREAM = STREAMS["waf"]
 ROLE = ROLES["waf"]
@@ -154,7 +154,7 @@ def test_teardown_removes_logpipes_logging_configuration_even_if_the_stream_is_a
     assert web_acl_arn() == acl
 
 
-def test_put_logging_retries_while_wafs_service_linked_role_is_locked(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_put_logging_retries_while_wafs_service_linked_role_is_locked() -> None:
     # AWS: a previous PutLoggingConfiguration locks WAF's service-linked role for about 20 s and
     # answers WAFServiceLinkedRoleErrorException ("Please try your request again").
     from types import SimpleNamespace
@@ -163,8 +163,7 @@ def test_put_logging_retries_while_wafs_service_linked_role_is_locked(monkeypatc
 
     from logpipe.resources import waf_logging
 
-    sleeps: list[float] = []
-    monkeypatch.setattr(waf_logging.time, "sleep", sleeps.append)
+    clock = FakeClock()
     calls: list[dict[str, Any]] = []
 
     def put_logging_configuration(**kwargs: Any) -> dict[str, Any]:
@@ -175,8 +174,10 @@ def test_put_logging_retries_while_wafs_service_linked_role_is_locked(monkeypatc
         return {"LoggingConfiguration": kwargs["LoggingConfiguration"]}
 
     wafv2 = SimpleNamespace(put_logging_configuration=put_logging_configuration)
-    ctx = SimpleNamespace(aws=SimpleNamespace(client=lambda name: wafv2))
+    said: list[str] = []
+    ctx = SimpleNamespace(aws=SimpleNamespace(client=lambda name: wafv2), clock=clock, progress=said.append)
     logging = object.__new__(waf_logging.WafLogging)
     logging.web_acl = waf_logging.WebAclRef(WEB_ACL)
     logging._put(ctx, {"ResourceArn": "arn", "LogDestinationConfigs": [stream_arn(STREAM)]})  # type: ignore[arg-type]
-    assert len(calls) == 3 and len(sleeps) == 2
+    assert len(calls) == 3 and len(clock.slept) == 2
+    assert all("AWS WAF's logging role to be free" in line for line in said)

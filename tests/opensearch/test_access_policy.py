@@ -15,6 +15,7 @@ from logpipe.errors import PreflightError
 from logpipe.pipelines import shared
 from logpipe.resources.opensearch_access_policy import OpenSearchAccessPolicy
 from tests.conftest import REGION
+from tests.support import FakeClock
 
 ACCOUNT = "123456789012"
 DOMAIN = "demogo-opensearch"
@@ -252,6 +253,7 @@ def test_a_new_policy_is_waited_for_until_the_domain_reports_it_active() -> None
             self.domain = Domain()
             self.messages: list[str] = []
             self.aws = self
+            self.clock = FakeClock()
 
         def client(self, service: str) -> Domain:
             return self.domain
@@ -259,10 +261,13 @@ def test_a_new_policy_is_waited_for_until_the_domain_reports_it_active() -> None
         def progress(self, message: str) -> None:
             self.messages.append(message)
 
-    slept: list[float] = []
-    resource = OpenSearchAccessPolicy(OpenSearchDomainRef("demogo-opensearch"), sleep=slept.append)
+    resource = OpenSearchAccessPolicy(OpenSearchDomainRef("demogo-opensearch"))
     ctx = Ctx()
     resource._write(ctx, [])
     assert ctx.domain.calls == ["read", "update", "describe", "describe", "describe"]
-    assert slept == [10.0, 10.0]
-    assert any("waiting for the access policy" in m for m in ctx.messages)
+    # Polled with backoff (never a fixed interval), each round telling the user what it waits for.
+    first, second = ctx.clock.slept
+    assert 0 < first <= second
+    waiting = [m for m in ctx.messages if m.startswith("waiting for OpenSearch domain demogo-opensearch")]
+    assert len(waiting) == 2 and all("apply its new access policy (now Processing)" in m for m in waiting)
+    assert waiting[1].endswith(f"… {first:.0f} s")

@@ -8,6 +8,7 @@ from typing import Any
 
 from logpipe.aws import Aws
 from logpipe.config import Config
+from logpipe.engine.clock import Clock
 from logpipe.engine.model import UNKNOWN, Ref, Resource
 
 OWNER_TAG = "managed-by"
@@ -37,6 +38,11 @@ class Context:
         self.progress: Callable[[str], None] = progress or (lambda message: None)
         # teardown --delete-data: buckets that still hold objects are emptied and deleted too.
         self.delete_data = False
+        # Waits and retries take their time from here (tests use a clock that never sleeps).
+        self.clock = Clock()
+        # True when ownership must come from each resource's own API (teardown), never from the
+        # run's one listing of the stack's tags (see logpipe.resources.ownership).
+        self.confirm_ownership = False
         self.outputs: dict[str, dict[str, Any]] = {}
         self.owned: dict[str, bool] = {}
         self._lock = threading.RLock()

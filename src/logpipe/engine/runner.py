@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from logpipe.aws import error_message
+from logpipe.aws import describe_client_error
 from logpipe.engine import graph
 from logpipe.engine.context import Context, contains_unknown
 from logpipe.engine.model import Observed, Resource
@@ -125,7 +125,7 @@ class Engine:
             try:
                 item.observed = resource.read(self.ctx)
             except ClientError as exc:
-                item.read_error = f"cannot read: {error_message(exc)}"
+                item.read_error = f"cannot read: {describe_client_error(exc)}"
             except LogpipeError as exc:
                 item.read_error = str(exc)
             except Exception as exc:  # unreadable must never look like "missing" (which means create)
@@ -245,6 +245,8 @@ class Engine:
     # teardown -------------------------------------------------------------------
     def plan_teardown(self, declared: dict[str, list[Resource]], keep: set[str] | None = None) -> list[Item]:
         """Read everything, then mark what logpipe owns for deletion. ``keep``: keys other pipelines still use."""
+        # Deleting on the word of a lagging tag index is not good enough: read each resource's own tags.
+        self.ctx.confirm_ownership = True
         items = self.read_all(declared)
         keep = keep or set()
         for item in items:
@@ -305,5 +307,5 @@ class Engine:
 
 def _describe_error(exc: Exception) -> str:
     if isinstance(exc, ClientError):
-        return error_message(exc)
+        return describe_client_error(exc)
     return str(exc) or type(exc).__name__

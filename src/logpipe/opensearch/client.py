@@ -24,6 +24,7 @@ from opensearchpy.exceptions import ConnectionError as TransportConnectionError
 from opensearchpy.exceptions import TransportError
 from requests.auth import AuthBase, HTTPBasicAuth
 
+from logpipe.aws import ReadCache
 from logpipe.errors import LogpipeError, UsageError
 
 USER_ENV = "LOGPIPE_OPENSEARCH_USER"
@@ -160,6 +161,9 @@ class DataPlane:
         self.tenant = tenant
         self.security_api = security_api
         self._security_writes = threading.Lock()
+        # Answers to reads several resources share (all templates, all role mappings), kept until
+        # this run's next write to the domain (the session clears it on each write request).
+        self.reads = ReadCache()
         self._sleep = sleep
 
     def __repr__(self) -> str:
@@ -181,6 +185,10 @@ class DataPlane:
                 return missing
             body = exc.info if isinstance(exc.info, (dict, str)) else None
             raise OpenSearchError(self.explain(what, status, body), status=status, body=body) from None
+
+    def read_once(self, key: str, fn: Callable[[OpenSearch], T], *, what: str, missing: Any = _RAISE) -> T:
+        """``call(fn)``, asked once per run until the run writes to the domain."""
+        return self.reads.get(key, lambda: self.call(fn, what=what, missing=missing))
 
     def request(
         self,

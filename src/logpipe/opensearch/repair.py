@@ -71,6 +71,8 @@ def reindex(client: DataPlane, candidate: Candidate, mappings: dict[str, Any]) -
         )
     indices.delete_index(client, index)
     try:
+        # Made empty first, so the template types it (and it exists even with no document to copy).
+        client.call(lambda raw: raw.indices.create(index=index), what=f"PUT /{path_part(index)}")
         back = indices.copy_documents(client, temp, index)
     except OpenSearchError as exc:
         raise OpenSearchError(

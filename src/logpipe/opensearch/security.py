@@ -80,8 +80,12 @@ def role_view(role: dict[str, Any]) -> dict[str, Any]:
 # reads ---------------------------------------------------------------------------------
 def get_entity(client: DataPlane, kind: str, name: str) -> dict[str, Any] | None:
     """One role / role mapping, or None when it does not exist (or is hidden)."""
-    body = client.security("GET", f"/{kind}/{path_part(name)}", missing=None)
-    return (body or {}).get(name)
+    every = client.read_once(
+        f"security/{kind}",
+        lambda raw: client.security("GET", f"/{kind}"),
+        what=f"GET {client.security_api}/{kind}",
+    )
+    return (every or {}).get(name)
 
 
 def get_mapping(client: DataPlane, role: str) -> dict[str, Any] | None:

@@ -355,7 +355,7 @@ class CloudTrailPipeline(Pipeline):
     def _trail_health(self, ctx: Context) -> list[Row]:
         arn = ctx.arn("cloudtrail", f"trail/{trail_name(ctx)}")
         try:
-            status = ctx.aws.client("cloudtrail").get_trail_status(Name=arn)
+            status = ctx.aws.read_once("cloudtrail", "get_trail_status", Name=arn)
         except (ClientError, BotoCoreError):
             return []  # a missing trail is already a row of its own in the resource table
         delivery_error = status.get("LatestCloudWatchLogsDeliveryError") or ""

@@ -15,7 +15,10 @@ from botocore.exceptions import ClientError
 from logpipe.aws import error_code
 from logpipe.engine.context import Context
 from logpipe.engine.model import Observed, Ref, Resource
-from logpipe.resources.common import desired_tags_view, is_not_found, retry_while, tag_dict, tag_list
+from logpipe.resources.common import desired_tags_view, is_not_found, tag_dict, tag_list
+from logpipe.resources.iam_role import role_name
+from logpipe.resources.ownership import tags_of
+from logpipe.resources.waiting import retry_while
 
 _NOT_FOUND = ("TrailNotFoundException",)
 # Settings UpdateTrail converges; the other props have their own calls.
@@ -32,9 +35,27 @@ _OPERATORS = ("Equals", "StartsWith", "EndsWith", "NotEquals", "NotStartsWith", 
 
 
 def _delivery_not_ready(exc: ClientError) -> bool:
-    # CloudTrail checks the bucket policy and assumes the CloudWatch Logs role when the trail is
-    # created or changed; a role or policy written seconds earlier may not have propagated yet.
-    return error_code(exc) in ("InsufficientS3BucketPolicyException", "InvalidCloudWatchLogsRoleArnException")
+    """CloudTrail checks the bucket policy and assumes the CloudWatch Logs role when the trail is
+    created or changed; a role or policy written seconds earlier may not have propagated yet.
+
+    AWS answers InvalidCloudWatchLogsRoleArnException ("Access denied. Check the trust
+    relationships for your role.") while the role is new, InvalidCloudWatchLogsLogGroupArnException
+    ("Access denied. Check the permissions for your role.") while its policy is, and
+    InsufficientS3BucketPolicyException while the bucket policy is. A log group ARN that is
+    simply wrong is reported without "Access denied" and is not retried.
+    """
+    code = error_code(exc)
+    if code == "InvalidCloudWatchLogsLogGroupArnException":
+        return "access denied" in str(exc).lower()
+    return code in ("InsufficientS3BucketPolicyException", "InvalidCloudWatchLogsRoleArnException")
+
+
+def _waiting_for_delivery(desired: dict[str, Any], operation: str) -> str:
+    role = role_name(desired["cloudwatch_logs_role_arn"])
+    return (
+        f"IAM role {role} and the bucket policy of {desired['s3_bucket']} to propagate "
+        f"(CloudTrail {operation}: access denied)"
+    )
 
 
 def canonical_selectors(selectors: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -123,11 +144,8 @@ class CloudTrailTrail(Resource):
                 owned=False,
                 note=f"a multi-region trail of this name has its home in {home}; it can only be managed there",
             )
-        tags = {}
-        for entry in client.list_tags(ResourceIdList=[arn]).get("ResourceTagList", []):
-            if entry.get("ResourceId") == arn:
-                tags = tag_dict(entry.get("TagsList"))
-        status = client.get_trail_status(Name=arn)
+        tags = tags_of(ctx, arn, ctx.tags, lambda: _trail_tags(client, arn))
+        status = ctx.aws.read_once("cloudtrail", "get_trail_status", Name=arn)
         selectors = client.get_event_selectors(TrailName=arn)
         if selectors.get("AdvancedEventSelectors"):
             observed_selectors: Any = canonical_selectors(selectors["AdvancedEventSelectors"])
@@ -155,6 +173,7 @@ class CloudTrailTrail(Resource):
     def create(self, ctx: Context, desired: dict[str, Any]) -> dict[str, Any]:
         client = ctx.aws.client("cloudtrail")
         created = retry_while(
+            ctx,
             lambda: client.create_trail(
                 Name=self.name,
                 S3BucketName=desired["s3_bucket"],
@@ -166,7 +185,7 @@ class CloudTrailTrail(Resource):
                 TagsList=tag_list(desired["tags"]),
             ),
             _delivery_not_ready,
-            timeout=60.0,
+            what=_waiting_for_delivery(desired, "CreateTrail"),
         )
         arn = created["TrailARN"]
         client.put_event_selectors(TrailName=arn, AdvancedEventSelectors=desired["event_selectors"])
@@ -189,7 +208,12 @@ class CloudTrailTrail(Resource):
             if "s3_key_prefix" in changes:
                 # An empty prefix removes one set by hand: the bucket policy covers AWSLogs/ at the root.
                 settings["S3KeyPrefix"] = desired["s3_key_prefix"] or ""
-            retry_while(lambda: client.update_trail(**settings), _delivery_not_ready, timeout=60.0)
+            retry_while(
+                ctx,
+                lambda: client.update_trail(**settings),
+                _delivery_not_ready,
+                what=_waiting_for_delivery(desired, "UpdateTrail"),
+            )
         if "event_selectors" in changes:
             client.put_event_selectors(TrailName=arn, AdvancedEventSelectors=desired["event_selectors"])
         if "tags" in changes:
@@ -207,3 +231,10 @@ class CloudTrailTrail(Resource):
         except ClientError as exc:
             if not is_not_found(exc, *_NOT_FOUND):
                 raise
+
+
+def _trail_tags(client: Any, arn: str) -> dict[str, str]:
+    for entry in client.list_tags(ResourceIdList=[arn]).get("ResourceTagList", []):
+        if entry.get("ResourceId") == arn:
+            return tag_dict(entry.get("TagsList"))
+    return {}

@@ -1,17 +1,13 @@
-"""Small helpers every resource kind uses: tag shapes, not-found checks, propagation retries."""
+"""Small helpers every resource kind uses: tag shapes, not-found checks; waits live in ``waiting``."""
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
-from typing import TypeVar
 
 from botocore.exceptions import ClientError
 
 from logpipe.aws import error_code
-
-T = TypeVar("T")
+from logpipe.resources.waiting import retry_while, wait_for, wait_until  # noqa: F401 - re-exported
 
 
 def is_not_found(exc: ClientError, *extra_codes: str) -> bool:
@@ -42,42 +38,6 @@ def json_doc(value: str | dict | None) -> dict | None:
 
     text = value if value.lstrip().startswith("{") else unquote(value)
     return json.loads(text)
-
-
-def retry_while(
-    call: Callable[[], T],
-    retryable: Callable[[ClientError], bool],
-    *,
-    timeout: float = 90.0,
-    first_delay: float = 1.0,
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
-    """Retry ``call`` while AWS reports a propagation delay (a new IAM role not yet assumable, ...)."""
-    deadline = time.monotonic() + timeout
-    delay = first_delay
-    while True:
-        try:
-            return call()
-        except ClientError as exc:
-            if not retryable(exc) or time.monotonic() + delay > deadline:
-                raise
-            sleep(delay)
-            delay = min(delay * 2, 10.0)
-
-
-def wait_for(
-    check: Callable[[], bool],
-    *,
-    what: str,
-    timeout: float = 300.0,
-    interval: float = 2.0,
-    sleep: Callable[[float], None] = time.sleep,
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {int(timeout)} s waiting for {what}")
-        sleep(interval)
 
 
 def desired_tags_view(observed: dict[str, str], want: dict[str, str]) -> dict[str, str]:

@@ -25,13 +25,17 @@ from botocore.exceptions import ClientError
 from logpipe.aws import error_code
 from logpipe.engine.context import Context
 from logpipe.engine.model import UNKNOWN, Observed, Ref, Resource
-from logpipe.resources.common import is_not_found, retry_while, tag_list
+from logpipe.errors import LogpipeError
+from logpipe.resources.common import is_not_found, tag_list
 from logpipe.resources.s3_bucket import S3Bucket
+from logpipe.resources.waiting import retry_while, wait_until
 
 CONFIG_SERVICE = "config.amazonaws.com"
 SERVICE_LINKED_ROLE = "AWSServiceRoleForConfig"
 # Record every supported resource type, global ones (IAM) included: the lab's Config setup.
 RECORDING_GROUP = {"allSupported": True, "includeGlobalResourceTypes": True}
+# A started recorder reports lastStatus Pending until its first recording, usually within minutes.
+RECORDER_START_TIMEOUT_SECONDS = 600.0
 
 
 def service_linked_role_arn(ctx: Context) -> str:
@@ -78,16 +82,17 @@ def delivery_bucket_policy(ctx: Context, bucket: str) -> dict[str, Any]:
     }
 
 
-def _customer_recorders(config: Any) -> list[dict[str, Any]]:
+def _customer_recorders(ctx: Context) -> list[dict[str, Any]]:
     # Service-linked recorders (servicePrincipal set) belong to other AWS services; not ours to use.
-    found = config.describe_configuration_recorders().get("ConfigurationRecorders", [])
+    found = ctx.aws.read_once("config", "describe_configuration_recorders").get("ConfigurationRecorders", [])
     return [r for r in found if not r.get("servicePrincipal")]
 
 
-def _is_recording(config: Any, name: str) -> bool:
-    statuses = config.describe_configuration_recorder_status(ConfigurationRecorderNames=[name]).get(
-        "ConfigurationRecordersStatus", []
-    )
+def _is_recording(ctx: Context, name: str) -> bool:
+    """Whether the recorder records, as read in this run (the recorder and its channel both ask)."""
+    statuses = ctx.aws.read_once(
+        "config", "describe_configuration_recorder_status", ConfigurationRecorderNames=[name]
+    ).get("ConfigurationRecordersStatus", [])
     return any(s.get("recording") for s in statuses)
 
 
@@ -121,13 +126,12 @@ class ConfigRecorder(Resource):
         return {"recording_group": RECORDING_GROUP, "role_arn": service_linked_role_arn(ctx)}
 
     def read(self, ctx: Context) -> Observed | None:
-        config = ctx.aws.client("config")
-        recorders = _customer_recorders(config)
+        recorders = _customer_recorders(ctx)
         if not recorders:
             return None
         found = next((r for r in recorders if r["name"] == self.name), recorders[0])
         group = found.get("recordingGroup") or {}
-        recording = _is_recording(config, found["name"])
+        recording = _is_recording(ctx, found["name"])
         owned = found["name"] == self.name
         notes = [] if owned else [f"the region's recorder {found['name']} is used as it is"]
         if not recording:
@@ -170,8 +174,10 @@ class ConfigRecorder(Resource):
             args["Tags"] = tag_list(ctx.tags)
         # A service-linked role created seconds ago may not be usable by Config yet.
         retry_while(
+            ctx,
             lambda: config.put_configuration_recorder(**args),
             lambda exc: error_code(exc) == "InvalidRoleException",
+            what=f"IAM role {SERVICE_LINKED_ROLE} to propagate (Config PutConfigurationRecorder: InvalidRoleException)",
         )
 
     def delete(self, ctx: Context, observed: Observed) -> None:
@@ -233,15 +239,14 @@ class ConfigDeliveryChannel(Resource):
         return {"s3_bucket": ctx.resolve(self.bucket_name), "recording": True}
 
     def read(self, ctx: Context) -> Observed | None:
-        config = ctx.aws.client("config")
-        channels = config.describe_delivery_channels().get("DeliveryChannels", [])
+        channels = ctx.aws.read_once("config", "describe_delivery_channels").get("DeliveryChannels", [])
         state = _recorder_state(ctx, self.recorder)
         if not channels:
             # Never add a channel to (and so start) a recorder logpipe did not make.
             return _not_needed(self.name, ctx, self.recorder, "delivery channel") if state == "theirs" else None
         channel = next((c for c in channels if c["name"] == self.name), channels[0])
         recorder_name = ctx.resolve(Ref(self.recorder, "name"))
-        recording = state != "missing" and _is_recording(config, recorder_name)
+        recording = state != "missing" and _is_recording(ctx, recorder_name)
         owned = state == "ours" and channel["name"] == self.name
         return Observed(
             {"s3_bucket": channel.get("s3BucketName"), "recording": recording},
@@ -264,17 +269,51 @@ class ConfigDeliveryChannel(Resource):
 
     def _put(self, ctx: Context, desired: dict[str, Any]) -> None:
         config = ctx.aws.client("config")
-        # Config checks the new bucket policy when the channel is saved; S3 may lag a moment.
+        # Config checks, when the channel is saved, that the recorder's role can write to the
+        # bucket: a role or a bucket policy made seconds ago may not be seen yet ("Insufficient
+        # delivery policy to s3 bucket: ..., unable to assume role: ...").
         retry_while(
+            ctx,
             lambda: config.put_delivery_channel(
                 DeliveryChannel={"name": self.name, "s3BucketName": desired["s3_bucket"]}
             ),
             lambda exc: error_code(exc) == "InsufficientDeliveryPolicyException",
+            what=(
+                f"IAM role {SERVICE_LINKED_ROLE} and the bucket policy of {desired['s3_bucket']} to propagate "
+                "(Config PutDeliveryChannel: InsufficientDeliveryPolicyException)"
+            ),
         )
 
     def _start(self, ctx: Context) -> None:
-        ctx.aws.client("config").start_configuration_recorder(
-            ConfigurationRecorderName=ctx.resolve(Ref(self.recorder, "name"))
+        """Start the recorder and wait for its first recording (Pending for up to a few minutes)."""
+        config = ctx.aws.client("config")
+        name = ctx.resolve(Ref(self.recorder, "name"))
+        config.start_configuration_recorder(ConfigurationRecorderName=name)
+
+        def first_recording() -> bool | str:
+            statuses = config.describe_configuration_recorder_status(ConfigurationRecorderNames=[name])
+            status = (statuses.get("ConfigurationRecordersStatus") or [{}])[0]
+            last = str(status.get("lastStatus") or "").upper()
+            if last == "FAILURE":
+                raise LogpipeError(
+                    f"AWS Config recorder {name} failed to record: "
+                    f"{status.get('lastErrorCode', '')} {status.get('lastErrorMessage', '')}".rstrip()
+                )
+            if status.get("recording") and last in ("SUCCESS", "NOTAPPLICABLE"):
+                return True
+            return f"recording {'on' if status.get('recording') else 'off'}, last status {last.lower() or 'none'}"
+
+        wait_until(
+            ctx,
+            first_recording,
+            what=f"AWS Config recorder {name} to make its first recording",
+            timeout=RECORDER_START_TIMEOUT_SECONDS,
+            hint=(
+                "the recorder is started and keeps going; `logpipe status securityhub` shows when it records, "
+                "and `logpipe up securityhub` finishes anything left"
+            ),
+            first_delay=2.0,
+            max_delay=30.0,
         )
 
     def delete(self, ctx: Context, observed: Observed) -> None:

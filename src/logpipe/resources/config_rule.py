@@ -17,8 +17,14 @@ from logpipe.aws import error_code
 from logpipe.engine.context import Context
 from logpipe.engine.model import Observed, Resource
 from logpipe.resources.common import desired_tags_view, tag_dict, tag_list
+from logpipe.resources.ownership import tags_of
 
 _NO_RULE = "NoSuchConfigRuleException"
+
+
+def region_rules(ctx: Context) -> list[dict[str, Any]]:
+    """Every Config rule of the region, asked once per run for all of logpipe's rules."""
+    return ctx.aws.pages_once("config", "describe_config_rules", "ConfigRules")
 
 
 def rule_name(prefix: str, identifier: str) -> str:
@@ -41,16 +47,15 @@ class ConfigRule(Resource):
         return {"source": {"Owner": "AWS", "SourceIdentifier": self.identifier}, "tags": ctx.tags}
 
     def read(self, ctx: Context) -> Observed | None:
-        config = ctx.aws.client("config")
-        try:
-            rule = config.describe_config_rules(ConfigRuleNames=[self.name])["ConfigRules"][0]
-        except ClientError as exc:
-            if error_code(exc) != _NO_RULE:
-                raise
-            return self._same_rule_elsewhere(config)
+        rules = region_rules(ctx)
+        rule = next((r for r in rules if r.get("ConfigRuleName") == self.name), None)
+        if rule is None:
+            return self._same_rule_elsewhere(rules)
         if rule.get("ConfigRuleState") == "DELETING":
             return None
-        tags = tag_dict(config.list_tags_for_resource(ResourceArn=rule["ConfigRuleArn"]).get("Tags"))
+        arn = rule["ConfigRuleArn"]
+        config = ctx.aws.client("config")
+        tags = tags_of(ctx, arn, ctx.tags, lambda: tag_dict(config.list_tags_for_resource(ResourceArn=arn).get("Tags")))
         source = rule.get("Source") or {}
         return Observed(
             {
@@ -61,23 +66,22 @@ class ConfigRule(Resource):
             owned=ctx.owns(tags),
         )
 
-    def _same_rule_elsewhere(self, config: Any) -> Observed | None:
-        for page in config.get_paginator("describe_config_rules").paginate():
-            for rule in page.get("ConfigRules", []):
-                if rule.get("CreatedBy"):
-                    # A service-linked rule (CreatedBy names the service, e.g. Security Hub's
-                    # securityhub-<rule>-<id> for its controls) is "enabled and controlled by" that
-                    # service, which makes it "even if other instances of the same rules already
-                    # exist" and removes it with the control: not a rule logpipe can rely on.
-                    continue
-                source = rule.get("Source") or {}
-                if source.get("Owner") == "AWS" and source.get("SourceIdentifier") == self.identifier:
-                    return Observed(
-                        {},
-                        {"name": rule["ConfigRuleName"], "arn": rule["ConfigRuleArn"]},
-                        owned=False,
-                        note=f"rule {rule['ConfigRuleName']} already evaluates {self.identifier}; used as it is",
-                    )
+    def _same_rule_elsewhere(self, rules: list[dict[str, Any]]) -> Observed | None:
+        for rule in rules:
+            if rule.get("CreatedBy"):
+                # A service-linked rule (CreatedBy names the service, e.g. Security Hub's
+                # securityhub-<rule>-<id> for its controls) is "enabled and controlled by" that
+                # service, which makes it "even if other instances of the same rules already
+                # exist" and removes it with the control: not a rule logpipe can rely on.
+                continue
+            source = rule.get("Source") or {}
+            if source.get("Owner") == "AWS" and source.get("SourceIdentifier") == self.identifier:
+                return Observed(
+                    {},
+                    {"name": rule["ConfigRuleName"], "arn": rule["ConfigRuleArn"]},
+                    owned=False,
+                    note=f"rule {rule['ConfigRuleName']} already evaluates {self.identifier}; used as it is",
+                )
         return None
 
     def create(self, ctx: Context, desired: dict[str, Any]) -> dict[str, Any]:

@@ -151,12 +151,14 @@ class Dashboard(DataPlaneResource):
         return changes
 
     def read_inside(self, ctx: Context) -> Observed | None:
-        found = {}
-        for obj in self.objects:
-            path = f"/api/saved_objects/{path_part(obj['type'])}/{path_part(obj['id'])}"
-            stored = self.client(ctx).dashboards("GET", path, missing=None)
-            if stored is not None:
-                found[object_key(obj)] = stored
+        # Every object of the file in one request; one that does not exist comes back with an error.
+        wanted = [{"type": obj["type"], "id": obj["id"]} for obj in self.objects]
+        reply = self.client(ctx).dashboards("POST", "/api/saved_objects/_bulk_get", body=wanted)
+        found = {
+            object_key(stored): stored
+            for stored in (reply or {}).get("saved_objects", [])
+            if not stored.get("error") and stored.get("attributes") is not None
+        }
         if not found:
             return None
         foreign = sorted(key for key, stored in found.items() if not is_owned(stored))

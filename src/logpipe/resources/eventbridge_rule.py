@@ -15,6 +15,7 @@ from logpipe.engine.context import Context
 from logpipe.engine.model import UNKNOWN, Observed, Ref, Resource
 from logpipe.errors import LogpipeError
 from logpipe.resources.common import desired_tags_view, is_not_found, tag_dict, tag_list
+from logpipe.resources.ownership import tags_of
 
 
 class EventRule(Resource):
@@ -41,7 +42,8 @@ class EventRule(Resource):
             if is_not_found(exc):
                 return None
             raise
-        tags = tag_dict(events.list_tags_for_resource(ResourceARN=rule["Arn"]).get("Tags"))
+        arn = rule["Arn"]
+        tags = tags_of(ctx, arn, ctx.tags, lambda: tag_dict(events.list_tags_for_resource(ResourceARN=arn).get("Tags")))
         pattern = rule.get("EventPattern")
         return Observed(
             {

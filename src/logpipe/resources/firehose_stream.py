@@ -18,7 +18,10 @@ from logpipe.config import FirehoseSettings
 from logpipe.engine.context import Context
 from logpipe.engine.model import Observed, Ref, Resource
 from logpipe.errors import LogpipeError
-from logpipe.resources.common import desired_tags_view, is_not_found, retry_while, tag_dict, tag_list, wait_for
+from logpipe.resources.common import desired_tags_view, is_not_found, tag_dict, tag_list
+from logpipe.resources.iam_role import role_name
+from logpipe.resources.ownership import tags_of
+from logpipe.resources.waiting import RERUN_HINT, retry_while, wait_until
 
 DIRECT_PUT = "DirectPut"
 OPENSEARCH = "AmazonOpenSearchService"
@@ -36,14 +39,17 @@ REPLACE_ON = ("source", "destination", "s3_backup_mode")
 LOG_DELIVERY_TAG = {"LogDeliveryEnabled": "true"}
 
 _DESCRIPTION_KEY = "AmazonopensearchserviceDestinationDescription"
+# A stream becomes ACTIVE (or is gone) within a minute or two; ten is a generous bound.
 _WAIT_SECONDS = 600.0
+# What Firehose answers while the role it is given has not propagated: "Firehose is unable to
+# assume role <arn>. Please check the role provided."; while the role's policy has not,
+# "... is not authorized to perform ..." / "Verify that the IAM role has access to ...".
+_ROLE_NOT_READY = ("unable to assume role", "is not authorized to perform", "verify that the iam role has access")
 
 
 def _role_not_ready(exc: ClientError) -> bool:
-    # Firehose checks the role at create time; a role made seconds ago is not yet assumable
-    # or its inline policy has not propagated ("... is not authorized to perform ...").
     text = str(exc).lower()
-    return error_code(exc) == "InvalidArgumentException" and ("role" in text or "not authorized" in text)
+    return error_code(exc) == "InvalidArgumentException" and any(phrase in text for phrase in _ROLE_NOT_READY)
 
 
 def _logging(enabled: bool, group: str | None, stream: str) -> dict[str, Any]:
@@ -165,7 +171,7 @@ class FirehoseStream(Resource):
         found = self._describe(client)
         if found is None or found["DeliveryStreamStatus"] == "DELETING":
             return None
-        tags = self._tags(client)
+        tags = tags_of(ctx, found["DeliveryStreamARN"], self._desired_tags(ctx), lambda: self._tags(client))
         destination = (found.get("Destinations") or [{}])[0]
         config = destination.get(_DESCRIPTION_KEY) or {}
         backup = config.get("S3DestinationDescription") or destination.get("S3DestinationDescription") or {}
@@ -212,15 +218,16 @@ class FirehoseStream(Resource):
                 Tags=tag_list(desired["tags"]),
             )
 
+        what = self._waiting_for_role(desired, "CreateDeliveryStream")
         try:
-            retry_while(create, _role_not_ready)
+            retry_while(ctx, create, _role_not_ready, what=what)
         except ClientError as exc:
             # A stream of this name still being deleted (a replace, or a teardown a moment ago).
             existing = self._describe(client) if error_code(exc) == "ResourceInUseException" else None
             if existing is None or existing["DeliveryStreamStatus"] != "DELETING":
                 raise
             self._wait_gone(ctx, client)
-            retry_while(create, _role_not_ready)
+            retry_while(ctx, create, _role_not_ready, what=what)
         return self._outputs(self._wait_active(ctx, client))
 
     def update(
@@ -247,6 +254,7 @@ class FirehoseStream(Resource):
             current = self._wait_active(ctx, client)
             destination_id = current["Destinations"][0]["DestinationId"]
             retry_while(
+                ctx,
                 lambda: client.update_destination(
                     DeliveryStreamName=self.name,
                     CurrentDeliveryStreamVersionId=current["VersionId"],
@@ -254,6 +262,7 @@ class FirehoseStream(Resource):
                     AmazonopensearchserviceDestinationUpdate=self._update(desired),
                 ),
                 _role_not_ready,
+                what=self._waiting_for_role(desired, "UpdateDestination"),
             )
             outputs = self._outputs(self._wait_active(ctx, client))
         if "tags" in changes:
@@ -305,6 +314,10 @@ class FirehoseStream(Resource):
         }
 
     # AWS helpers ---------------------------------------------------------------
+    @staticmethod
+    def _waiting_for_role(desired: dict[str, Any], operation: str) -> str:
+        return f"IAM role {role_name(desired['role_arn'])} to propagate (Firehose {operation}: unable to assume role)"
+
     def _describe(self, client: Any) -> dict[str, Any] | None:
         try:
             return client.describe_delivery_stream(DeliveryStreamName=self.name)["DeliveryStreamDescription"]
@@ -331,7 +344,7 @@ class FirehoseStream(Resource):
         """Wait until the stream is ACTIVE (creation takes a minute or two); fail on CREATING_FAILED."""
         latest: dict[str, Any] = {}
 
-        def active() -> bool:
+        def active() -> bool | str:
             found = self._describe(client)
             if found is None:
                 raise LogpipeError(f"Firehose stream {self.name} disappeared while waiting for it")
@@ -340,20 +353,30 @@ class FirehoseStream(Resource):
             if status.endswith("FAILED"):
                 detail = (found.get("FailureDescription") or {}).get("Details", "no detail given")
                 raise LogpipeError(f"Firehose stream {self.name} is {status}: {detail}")
-            if status != "ACTIVE":
-                ctx.progress(f"waiting for Firehose stream {self.name} to become ACTIVE (now {status})")
-                return False
-            return True
+            return True if status == "ACTIVE" else f"now {status}"
 
-        wait_for(active, what=f"Firehose stream {self.name} to become ACTIVE", timeout=_WAIT_SECONDS, interval=5)
+        wait_until(
+            ctx,
+            active,
+            what=f"Firehose stream {self.name} to become ACTIVE",
+            timeout=_WAIT_SECONDS,
+            hint=RERUN_HINT,
+            first_delay=2.0,
+            max_delay=15.0,
+        )
         return latest
 
     def _wait_gone(self, ctx: Context, client: Any) -> None:
-        def gone() -> bool:
+        def gone() -> bool | str:
             found = self._describe(client)
-            if found is None:
-                return True
-            ctx.progress(f"waiting for Firehose stream {self.name} to be deleted (now {found['DeliveryStreamStatus']})")
-            return False
+            return True if found is None else f"now {found['DeliveryStreamStatus']}"
 
-        wait_for(gone, what=f"Firehose stream {self.name} to be deleted", timeout=_WAIT_SECONDS, interval=5)
+        wait_until(
+            ctx,
+            gone,
+            what=f"Firehose stream {self.name} to be deleted",
+            timeout=_WAIT_SECONDS,
+            hint="run the same command again in a few minutes",
+            first_delay=2.0,
+            max_delay=15.0,
+        )

@@ -23,10 +23,8 @@ def detector_arn(ctx: Context, detector_id: str) -> str:
 
 
 def find_detector(ctx: Context) -> str | None:
-    """The region's detector id, or None (a region holds at most one)."""
-    ids: list[str] = []
-    for page in ctx.aws.client("guardduty").get_paginator("list_detectors").paginate():
-        ids.extend(page.get("DetectorIds", []))
+    """The region's detector id (asked once per run until it writes), or None (a region holds at most one)."""
+    ids = ctx.aws.pages_once("guardduty", "list_detectors", "DetectorIds")
     return ids[0] if ids else None
 
 

@@ -7,11 +7,40 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from logpipe.aws import error_code
 from logpipe.engine.context import Context
 from logpipe.engine.model import Observed, Resource
 from logpipe.resources.common import desired_tags_view, is_not_found, json_doc, tag_dict, tag_list
 
 INLINE_POLICY_NAME = "logpipe"
+_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
+
+
+def account_roles(ctx: Context) -> dict[str, dict[str, Any]] | None:
+    """Every role of the account by name, as ``GetAccountAuthorizationDetails`` describes it.
+
+    One IAM call (a page per 1000 roles) holds each role's trust policy, inline and attached
+    policies and tags, where reading them role by role takes three calls per role. None when
+    the caller may not make that call: roles are then read one by one.
+    """
+    try:
+        details = ctx.aws.pages_once(
+            "iam",
+            "get_account_authorization_details",
+            "RoleDetailList",
+            Filter=["Role"],
+            PaginationConfig={"PageSize": 1000},
+        )
+    except ClientError as exc:
+        if error_code(exc) in _DENIED:
+            return None
+        raise
+    return {role["RoleName"]: role for role in details}
+
+
+def role_name(role_arn: str) -> str:
+    """``arn:aws:iam::123456789012:role/path/name`` -> ``name``."""
+    return role_arn.rsplit("/", 1)[-1]
 
 
 def service_trust(service: str, *, source_account: str | None = None, external_id: str | None = None) -> dict[str, Any]:
@@ -71,6 +100,24 @@ class IamRole(Resource):
         }
 
     def read(self, ctx: Context) -> Observed | None:
+        known = account_roles(ctx)
+        detail = known.get(self.name) if known is not None else None
+        if detail is None:
+            # Not in the account's listing (missing, or made too recently to be listed): ask for it.
+            return self._read_alone(ctx)
+        inline = next(
+            (p["PolicyDocument"] for p in detail.get("RolePolicyList") or [] if p["PolicyName"] == INLINE_POLICY_NAME),
+            None,
+        )
+        return self._observed(
+            ctx,
+            detail,
+            tags=tag_dict(detail.get("Tags")),
+            inline=json_doc(inline),
+            attached=detail.get("AttachedManagedPolicies") or [],
+        )
+
+    def _read_alone(self, ctx: Context) -> Observed | None:
         iam = ctx.aws.client("iam")
         try:
             role = iam.get_role(RoleName=self.name)["Role"]
@@ -88,6 +135,11 @@ class IamRole(Resource):
                 raise
             inline = None
         attached = iam.list_attached_role_policies(RoleName=self.name).get("AttachedPolicies", [])
+        return self._observed(ctx, role, tags=tags, inline=inline, attached=attached)
+
+    def _observed(
+        self, ctx: Context, role: dict[str, Any], *, tags: dict[str, str], inline: Any, attached: list[dict[str, Any]]
+    ) -> Observed:
         return Observed(
             {
                 "trust": json_doc(role["AssumeRolePolicyDocument"]),

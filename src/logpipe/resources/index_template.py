@@ -25,6 +25,9 @@ def _view(template: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+NAME_PREFIX = "logpipe-"
+
+
 class IndexTemplate(DataPlaneResource):
     """Types a pipeline's fields (its time field as ``date``) from the first document of every index.
 
@@ -37,6 +40,7 @@ class IndexTemplate(DataPlaneResource):
         self, name: str, bodies: dict[str, dict[str, Any]], domain: Resource, *, after: tuple[Resource, ...] = ()
     ) -> None:
         super().__init__(name, domain, after=after)
+        assert name.startswith(NAME_PREFIX), "read through the one listing of logpipe's templates"
         assert set(bodies) == set(FLAT_OBJECT_MODES), "one body per flat_object mode"
         self.bodies = copy.deepcopy(bodies)
         self.engine_version = Ref(domain, "engine_version")
@@ -59,9 +63,11 @@ class IndexTemplate(DataPlaneResource):
 
     def read_inside(self, ctx: Context) -> Observed | None:
         mode = self.mode(ctx)  # refuses an unsupported engine before anything is read or written
-        found = self.client(ctx).call(
-            lambda raw: raw.indices.get_index_template(name=self.name),
-            what=f"GET /_index_template/{path_part(self.name)}",
+        # Every pipeline's template in one request (they all share logpipe's name prefix).
+        found = self.client(ctx).read_once(
+            "index_templates/logpipe",
+            lambda raw: raw.indices.get_index_template(name=f"{NAME_PREFIX}*"),
+            what=f"GET /_index_template/{NAME_PREFIX}*",
             missing=None,
         )
         template = next(

@@ -10,14 +10,21 @@ from logpipe.aws import error_code
 from logpipe.engine.context import Context
 from logpipe.engine.model import Observed, Ref, Resource
 from logpipe.lambdas.package import build
-from logpipe.resources.common import desired_tags_view, is_not_found, retry_while
+from logpipe.resources.common import desired_tags_view, is_not_found
+from logpipe.resources.iam_role import role_name
+from logpipe.resources.waiting import retry_while
 
 RUNTIME = "python3.12"
 
 
 def _role_not_ready(exc: ClientError) -> bool:
-    # A role created seconds ago is not yet assumable by Lambda: AWS says so in this error.
-    return error_code(exc) == "InvalidParameterValueException" and "assume" in str(exc).lower()
+    # A role created seconds ago is not yet assumable by Lambda; AWS answers
+    # InvalidParameterValueException "The role defined for the function cannot be assumed by Lambda."
+    return error_code(exc) == "InvalidParameterValueException" and "cannot be assumed" in str(exc)
+
+
+def _waiting_for_role(role_arn: str, operation: str) -> str:
+    return f"IAM role {role_name(role_arn)} to propagate (Lambda {operation}: role cannot be assumed)"
 
 
 class LambdaFunction(Resource):
@@ -89,6 +96,7 @@ class LambdaFunction(Resource):
         client = ctx.aws.client("lambda")
         package = build(self.module)
         created = retry_while(
+            ctx,
             lambda: client.create_function(
                 FunctionName=self.name,
                 Runtime=desired["runtime"],
@@ -103,6 +111,7 @@ class LambdaFunction(Resource):
                 Publish=False,
             ),
             _role_not_ready,
+            what=_waiting_for_role(desired["role"], "CreateFunction"),
         )
         # A new function is Pending until Lambda has set it up: wait for State Active
         # (function_updated_v2 watches LastUpdateStatus, which is about updates).
@@ -117,6 +126,7 @@ class LambdaFunction(Resource):
         config_keys = {"handler", "runtime", "role", "memory_mb", "timeout_seconds", "environment"}
         if config_keys & set(changes):
             retry_while(
+                ctx,
                 lambda: client.update_function_configuration(
                     FunctionName=self.name,
                     Runtime=desired["runtime"],
@@ -127,6 +137,7 @@ class LambdaFunction(Resource):
                     Environment={"Variables": desired["environment"]},
                 ),
                 _role_not_ready,
+                what=_waiting_for_role(desired["role"], "UpdateFunctionConfiguration"),
             )
             self._wait(ctx)
         if "tags" in changes:

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 from logpipe.engine.context import Context
 from logpipe.engine.model import Observed, Resource
 from logpipe.resources.common import desired_tags_view, is_not_found
+from logpipe.resources.ownership import tags_of
 
 
 class LogGroup(Resource):
@@ -32,7 +33,8 @@ class LogGroup(Resource):
             return None
         # ListTagsLogGroup/TagLogGroup are deprecated; ListTagsForResource/TagResource take the
         # group's ARN without the trailing ":*" (describe_log_groups' logGroupArn).
-        tags = logs.list_tags_for_resource(resourceArn=self._tag_arn(ctx, group)).get("tags", {})
+        arn = self._tag_arn(ctx, group)
+        tags = tags_of(ctx, arn, ctx.tags, lambda: logs.list_tags_for_resource(resourceArn=arn).get("tags", {}))
         return Observed(
             {"retention_days": group.get("retentionInDays"), "tags": desired_tags_view(tags, ctx.tags)},
             {"name": self.name, "arn": self.arn(ctx)},

@@ -29,18 +29,25 @@ class LogStream(Resource):
         if self.group.key not in ctx.outputs:
             return None  # the group itself is missing
         try:
-            streams = (
-                ctx.aws.client("logs")
-                .describe_log_streams(logGroupName=self.group.name, logStreamNamePrefix=self.stream_name)
-                .get("logStreams", [])
-            )
+            # The first page of the group's streams serves every stream logpipe keeps there.
+            page = ctx.aws.read_once("logs", "describe_log_streams", logGroupName=self.group.name, limit=50)
+            streams = page.get("logStreams", [])
+            if page.get("nextToken") and not self._in(streams):
+                streams = (
+                    ctx.aws.client("logs")
+                    .describe_log_streams(logGroupName=self.group.name, logStreamNamePrefix=self.stream_name)
+                    .get("logStreams", [])
+                )
         except ClientError as exc:
             if is_not_found(exc):
                 return None
             raise
-        if not any(s["logStreamName"] == self.stream_name for s in streams):
+        if not self._in(streams):
             return None
         return Observed({}, self._outputs(), owned=ctx.is_owned(self.group))
+
+    def _in(self, streams: list[dict[str, Any]]) -> bool:
+        return any(s["logStreamName"] == self.stream_name for s in streams)
 
     def create(self, ctx: Context, desired: dict[str, Any]) -> dict[str, Any]:
         try:

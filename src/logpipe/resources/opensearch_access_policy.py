@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -12,7 +10,8 @@ from logpipe.engine.context import Context
 from logpipe.engine.model import UNKNOWN, Observed, Ref, Resource
 from logpipe.errors import UsageError
 from logpipe.opensearch import access_policy as policy
-from logpipe.resources.common import is_not_found, wait_for
+from logpipe.resources.common import is_not_found
+from logpipe.resources.waiting import wait_until
 
 OPEN_WARNING = (
     "warning: opensearch.access_policy is 'open' (the lab's setting): anyone on the internet can reach "
@@ -28,11 +27,10 @@ class OpenSearchAccessPolicy(Resource):
 
     kind = "opensearch-access-policy"
 
-    def __init__(self, domain: Resource, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, domain: Resource) -> None:
         super().__init__(domain.name, depends_on=(domain,))
         self.domain_name = domain.name
         self.fgac = Ref(domain, "fgac")
-        self._sleep = sleep
 
     def describe(self) -> str:
         return f"access policy of OpenSearch domain {self.domain_name}"
@@ -51,9 +49,13 @@ class OpenSearchAccessPolicy(Resource):
         )
         return {"statements": [policy.canonical(s) for s in statements]}
 
-    def current_policy(self, ctx: Context) -> dict[str, Any] | None:
+    def current_policy(self, ctx: Context, *, fresh: bool = False) -> dict[str, Any] | None:
+        """The domain's policy: as read for the domain in this run, or (``fresh``) asked again."""
         try:
-            status = ctx.aws.client("opensearch").describe_domain(DomainName=self.domain_name)["DomainStatus"]
+            if fresh:
+                status = ctx.aws.client("opensearch").describe_domain(DomainName=self.domain_name)["DomainStatus"]
+            else:
+                status = ctx.aws.read_once("opensearch", "describe_domain", DomainName=self.domain_name)["DomainStatus"]
         except ClientError as exc:
             if is_not_found(exc):
                 return None
@@ -92,20 +94,30 @@ class OpenSearchAccessPolicy(Resource):
 
     def _write(self, ctx: Context, wanted: list[dict[str, Any]]) -> None:
         # Read again right before writing, so a statement someone added since the plan is kept.
-        doc = self.current_policy(ctx) or policy.parse(None)
+        doc = self.current_policy(ctx, fresh=True) or policy.parse(None)
         client = ctx.aws.client("opensearch")
         client.update_domain_config(
             DomainName=self.domain_name, AccessPolicies=policy.render(policy.merged(doc, wanted))
         )
+
         # The domain applies a new policy over a minute or so; calls made before it is Active are
         # still judged by the old one (a 403 at the edge), so the data-plane work waits for it.
-        ctx.progress(f"waiting for the access policy of {self.domain_name} to apply ...")
-        wait_for(
-            lambda: _policy_state(client, self.domain_name) == "Active",
-            what=f"the access policy of {self.domain_name} to become Active",
+        # Pipelines that do not need the data plane yet go on meanwhile.
+        def applied() -> bool | str:
+            state = _policy_state(client, self.domain_name)
+            return True if state == "Active" else f"now {state}"
+
+        wait_until(
+            ctx,
+            applied,
+            what=f"OpenSearch domain {self.domain_name} to apply its new access policy",
             timeout=POLICY_APPLY_TIMEOUT_SECONDS,
-            interval=10.0,
-            sleep=self._sleep,
+            hint=(
+                "the domain keeps applying it; run `logpipe up opensearch` (or `logpipe up` with the same "
+                "targets) again once `aws opensearch describe-domain-config` shows the policy Active"
+            ),
+            first_delay=5.0,
+            max_delay=30.0,
         )
 
     def create(self, ctx: Context, desired: dict[str, Any]) -> dict[str, Any]:
@@ -120,6 +132,7 @@ class OpenSearchAccessPolicy(Resource):
         self._write(ctx, [])
 
 
+# A domain usually applies a policy change within minutes; past this, up stops and says so.
 POLICY_APPLY_TIMEOUT_SECONDS = 900.0
 
 

@@ -39,9 +39,9 @@ def _mode_or_none(engine_version: str) -> str | None:
 
 
 def describe_domain(ctx: Context, name: str) -> dict[str, Any] | None:
-    """The DomainStatus, or None when there is no (live) domain of that name."""
+    """The DomainStatus (as read once in this run), or None when there is no (live) domain of that name."""
     try:
-        status = ctx.aws.client("opensearch").describe_domain(DomainName=name)["DomainStatus"]
+        status = ctx.aws.read_once("opensearch", "describe_domain", DomainName=name)["DomainStatus"]
     except ClientError as exc:
         if is_not_found(exc):
             return None

@@ -15,12 +15,13 @@ from botocore.exceptions import ClientError
 from logpipe.engine.context import Context
 from logpipe.engine.model import Observed, Resource
 from logpipe.errors import LogpipeError
-from logpipe.resources.common import is_not_found, tag_dict, tag_list, wait_for
+from logpipe.resources.common import is_not_found, tag_dict, tag_list
 from logpipe.resources.opensearch_domain import describe_domain, domain_facts, domain_note
+from logpipe.resources.ownership import tags_of
+from logpipe.resources.waiting import wait_until
 
 # A new domain takes 15-30 minutes; a progress line every poll tells the user it is not stuck.
 CREATE_TIMEOUT_SECONDS = 3600.0
-POLL_SECONDS = 30.0
 _ASSUMED_ROLE = re.compile(r"arn:(aws[\w-]*):sts::(\d{12}):assumed-role/([^/]+)/.+")
 
 
@@ -39,9 +40,8 @@ class OpenSearchDomain(Resource):
     kind = "opensearch-domain"
     policy = "shared"  # created when absent, used as it is otherwise, deleted only when logpipe made it
 
-    def __init__(self, name: str, *, sleep: Any = None) -> None:
+    def __init__(self, name: str) -> None:
         super().__init__(name)
-        self._sleep = sleep
 
     def describe(self) -> str:
         return f"OpenSearch Service domain {self.name}"
@@ -56,7 +56,10 @@ class OpenSearchDomain(Resource):
         if status is None:
             return None
         facts = domain_facts(status)
-        tags = tag_dict(ctx.aws.client("opensearch").list_tags(ARN=status["ARN"]).get("TagList"))
+        arn = status["ARN"]
+        tags = tags_of(
+            ctx, arn, ctx.tags, lambda: tag_dict(ctx.aws.client("opensearch").list_tags(ARN=arn).get("TagList"))
+        )
         return Observed({}, facts, owned=ctx.owns(tags), note=domain_note(facts))
 
     def create(self, ctx: Context, desired: dict[str, Any]) -> dict[str, Any]:
@@ -79,21 +82,21 @@ class OpenSearchDomain(Resource):
         )
         facts: dict[str, Any] = {}
 
-        def ready() -> bool:
+        def ready() -> bool | str:
             status = client.describe_domain(DomainName=self.name)["DomainStatus"]
             facts.update(domain_facts(status))
             if facts["endpoint"] and not facts["processing"]:
                 return True
-            ctx.progress(f"waiting for OpenSearch domain {self.name} to come up (usually 15-30 minutes) ...")
-            return False
+            return "usually 15-30 minutes"
 
-        kwargs = {"sleep": self._sleep} if self._sleep else {}
-        wait_for(
+        wait_until(
+            ctx,
             ready,
-            what=f"OpenSearch domain {self.name}",
+            what=f"OpenSearch domain {self.name} to come up",
             timeout=CREATE_TIMEOUT_SECONDS,
-            interval=POLL_SECONDS,
-            **kwargs,
+            hint="AWS keeps creating it; run `logpipe up` again once `logpipe status opensearch` shows it",
+            first_delay=10.0,
+            max_delay=60.0,
         )
         return facts
 

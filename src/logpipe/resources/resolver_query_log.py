@@ -17,8 +17,11 @@ from logpipe.aws import error_code
 from logpipe.engine.context import Context
 from logpipe.engine.model import UNKNOWN, Observed, Ref, Resource
 from logpipe.errors import LogpipeError
-from logpipe.resources.common import desired_tags_view, is_not_found, tag_dict, tag_list, wait_for
+from logpipe.resources.common import desired_tags_view, is_not_found, tag_dict, tag_list
+from logpipe.resources.ownership import tags_of
+from logpipe.resources.waiting import RERUN_HINT, wait_until
 
+# Query logging on a VPC becomes ACTIVE (or goes away) within a minute or so.
 _WAIT_SECONDS = 300.0
 _GONE = ("DELETING",)
 
@@ -70,7 +73,7 @@ class ResolverQueryLogConfig(Resource):
         if not found:
             return None
         # Names are not unique in Resolver: prefer the one logpipe made, else report the other.
-        tagged = [(c, self._tags(client, c["Arn"])) for c in found]
+        tagged = [(c, tags_of(ctx, c["Arn"], ctx.tags, lambda arn=c["Arn"]: self._tags(client, arn))) for c in found]
         config, tags = next(((c, t) for c, t in tagged if ctx.owns(t)), tagged[0])
         note = f"status {config['Status']}" if config.get("Status") not in ("CREATED", None) else ""
         return Observed(
@@ -175,6 +178,17 @@ def associations_of(client: Any, config_id: str) -> list[dict[str, Any]]:
     return [a for a in found if a.get("Status") not in _GONE]
 
 
+def _associations_read(ctx: Context, config_id: str) -> list[dict[str, Any]]:
+    """The config's associations as read once in this run."""
+    found = ctx.aws.pages_once(
+        "route53resolver",
+        "list_resolver_query_log_config_associations",
+        "ResolverQueryLogConfigAssociations",
+        Filters=[{"Name": "ResolverQueryLogConfigId", "Values": [config_id]}],
+    )
+    return [a for a in found if a.get("Status") not in _GONE]
+
+
 def associate_and_wait(ctx: Context, client: Any, config_id: str, vpc_id: str) -> dict[str, Any]:
     """Associate (or find the association a lost response made), then wait until it is ACTIVE."""
     try:
@@ -190,7 +204,7 @@ def associate_and_wait(ctx: Context, client: Any, config_id: str, vpc_id: str) -
             raise
     association_id = association["Id"]
 
-    def active() -> bool:
+    def active() -> bool | str:
         found = client.get_resolver_query_log_config_association(ResolverQueryLogConfigAssociationId=association_id)[
             "ResolverQueryLogConfigAssociation"
         ]
@@ -200,12 +214,17 @@ def associate_and_wait(ctx: Context, client: Any, config_id: str, vpc_id: str) -
                 f"query logging association {association_id} is {status}: "
                 f"{found.get('Error', '')} {found.get('ErrorMessage', '')}".rstrip()
             )
-        if status != "ACTIVE":
-            ctx.progress(f"waiting for query logging on {vpc_id} (now {status})")
-            return False
-        return True
+        return True if status == "ACTIVE" else f"now {status}"
 
-    wait_for(active, what=f"query logging on {vpc_id} to become ACTIVE", timeout=_WAIT_SECONDS, interval=5)
+    wait_until(
+        ctx,
+        active,
+        what=f"query logging on {vpc_id} to become ACTIVE",
+        timeout=_WAIT_SECONDS,
+        hint=RERUN_HINT,
+        first_delay=2.0,
+        max_delay=15.0,
+    )
     return association
 
 
@@ -218,12 +237,17 @@ def disassociate_and_wait(ctx: Context, client: Any, config_id: str, vpc_id: str
             raise
 
     def gone() -> bool:
-        if any(a["ResourceId"] == vpc_id for a in associations_of(client, config_id)):
-            ctx.progress(f"waiting for query logging to be disassociated from {vpc_id}")
-            return False
-        return True
+        return not any(a["ResourceId"] == vpc_id for a in associations_of(client, config_id))
 
-    wait_for(gone, what=f"query logging to be disassociated from {vpc_id}", timeout=_WAIT_SECONDS, interval=5)
+    wait_until(
+        ctx,
+        gone,
+        what=f"query logging to be disassociated from {vpc_id}",
+        timeout=_WAIT_SECONDS,
+        hint="run the same command again in a few minutes",
+        first_delay=2.0,
+        max_delay=15.0,
+    )
 
 
 class ResolverQueryLogAssociation(Resource):
@@ -248,8 +272,7 @@ class ResolverQueryLogAssociation(Resource):
         config_id = ctx.resolve(self.config_id)
         if config_id is UNKNOWN:
             return None  # no config, so no association
-        client = ctx.aws.client("route53resolver")
-        found = associations_of(client, config_id)
+        found = _associations_read(ctx, config_id)
         if not found:
             return None
         want = ctx.resolve(self.vpc_id)

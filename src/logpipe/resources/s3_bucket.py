@@ -11,6 +11,7 @@ from logpipe.engine.context import Context
 from logpipe.engine.model import Observed, Policy, Resource
 from logpipe.errors import LogpipeError
 from logpipe.resources.common import desired_tags_view, is_not_found, json_doc, tag_dict, tag_list
+from logpipe.resources.ownership import tags_of
 
 _LEGACY_LOCATIONS = {"EU": "eu-west-1"}
 
@@ -61,12 +62,7 @@ class S3Bucket(Resource):
             if error_code(exc) in ("AccessDenied", "AllBucketsAreOwnedByOthers", "403"):
                 return Observed({}, {"name": self.name}, owned=False, note="bucket name is taken by another account")
             raise
-        try:
-            tags = tag_dict(s3.get_bucket_tagging(Bucket=self.name)["TagSet"])
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchTagSet":
-                raise
-            tags = {}
+        tags = tags_of(ctx, f"arn:{ctx.partition}:s3:::{self.name}", ctx.tags, lambda: _current_tags(s3, self.name))
         try:
             bucket_policy = json_doc(s3.get_bucket_policy(Bucket=self.name)["Policy"])
         except ClientError as exc:
@@ -90,9 +86,12 @@ class S3Bucket(Resource):
 
     def create(self, ctx: Context, desired: dict[str, Any]) -> dict[str, Any]:
         s3 = ctx.aws.client("s3")
-        args: dict[str, Any] = {"Bucket": self.name}
+        # Tagged as it is made: a run that dies right after CreateBucket must not leave a bucket
+        # under logpipe's name that logpipe cannot recognise as its own.
+        configuration: dict[str, Any] = {"Tags": tag_list(desired["tags"])}
         if ctx.region != "us-east-1":
-            args["CreateBucketConfiguration"] = {"LocationConstraint": ctx.region}
+            configuration["LocationConstraint"] = ctx.region
+        args: dict[str, Any] = {"Bucket": self.name, "CreateBucketConfiguration": configuration}
         try:
             s3.create_bucket(**args)
         except ClientError as exc:
@@ -108,7 +107,6 @@ class S3Bucket(Resource):
                 "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
             },
         )
-        s3.put_bucket_tagging(Bucket=self.name, Tagging={"TagSet": tag_list(desired["tags"])})
         if desired["bucket_policy"] is not None:
             s3.put_bucket_policy(Bucket=self.name, Policy=_dumps(desired["bucket_policy"]))
         return {"name": self.name, "arn": f"arn:{ctx.partition}:s3:::{self.name}", "region": ctx.region}

@@ -18,6 +18,7 @@ from logpipe.engine.context import Context
 from logpipe.engine.model import UNKNOWN, Observed, Ref, Resource
 from logpipe.errors import LogpipeError
 from logpipe.resources.common import desired_tags_view
+from logpipe.resources.ownership import tags_of
 
 # Security Hub answers DescribeHub with this when the account is not subscribed.
 _NOT_ENABLED = ("InvalidAccessException", "ResourceNotFoundException")
@@ -69,7 +70,7 @@ class SecurityHub(Resource):
                 return None
             raise
         arn = hub["HubArn"]
-        tags = securityhub.list_tags_for_resource(ResourceArn=arn).get("Tags", {})
+        tags = tags_of(ctx, arn, ctx.tags, lambda: securityhub.list_tags_for_resource(ResourceArn=arn).get("Tags", {}))
         owned = ctx.owns(tags)
         return Observed(
             {"tags": desired_tags_view(tags, ctx.tags)},
@@ -138,8 +139,12 @@ class SecurityHubStandard(Resource):
             note="" if status == "READY" else f"status {status}",
         )
 
-    def _subscription(self, ctx: Context) -> dict[str, Any] | None:
-        for subscription in _enabled_standards(ctx.aws.client("securityhub")):
+    def _subscription(self, ctx: Context, *, fresh: bool = False) -> dict[str, Any] | None:
+        if fresh:
+            subscriptions = _enabled_standards(ctx.aws.client("securityhub"))
+        else:  # every standard of the hub, asked once per run
+            subscriptions = ctx.aws.pages_once("securityhub", "get_enabled_standards", "StandardsSubscriptions")
+        for subscription in subscriptions:
             status = subscription.get("StandardsStatus")
             if subscription.get("StandardsArn") == self.standards_arn and status in _ACTIVE:
                 return subscription
@@ -147,7 +152,7 @@ class SecurityHubStandard(Resource):
 
     def create(self, ctx: Context, desired: dict[str, Any]) -> dict[str, Any]:
         # Enabling the hub with its default standards may have just enabled this one.
-        existing = self._subscription(ctx)
+        existing = self._subscription(ctx, fresh=True)
         if existing is not None:
             return {"subscription_arn": existing["StandardsSubscriptionArn"]}
         result = ctx.aws.client("securityhub").batch_enable_standards(

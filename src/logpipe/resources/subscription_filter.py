@@ -12,14 +12,16 @@ from botocore.exceptions import ClientError
 from logpipe.aws import error_code
 from logpipe.engine.context import Context
 from logpipe.engine.model import UNKNOWN, Observed, Ref, Resource
-from logpipe.resources.common import is_not_found, retry_while
+from logpipe.resources.common import is_not_found
 from logpipe.resources.log_group import LogGroup
+from logpipe.resources.waiting import retry_while
 
 
 def _permission_not_ready(exc: ClientError) -> bool:
     # CloudWatch Logs test-invokes the function when the filter is put; a resource-policy
-    # statement added seconds earlier may not be visible to it yet.
-    return error_code(exc) == "InvalidParameterException" and "execute" in str(exc).lower()
+    # statement added seconds earlier may not be visible to it yet: InvalidParameterException
+    # "Could not execute the lambda function. Make sure you have given CloudWatch Logs permission ...".
+    return error_code(exc) == "InvalidParameterException" and "could not execute the lambda" in str(exc).lower()
 
 
 class SubscriptionFilter(Resource):
@@ -87,7 +89,9 @@ class SubscriptionFilter(Resource):
 
     def _put(self, ctx: Context, desired: dict[str, Any]) -> None:
         logs = ctx.aws.client("logs")
+        function = str(desired["destination_arn"]).rsplit(":", 1)[-1]
         retry_while(
+            ctx,
             lambda: logs.put_subscription_filter(
                 logGroupName=self.log_group_name,
                 filterName=self.name,
@@ -95,5 +99,8 @@ class SubscriptionFilter(Resource):
                 destinationArn=desired["destination_arn"],
             ),
             _permission_not_ready,
-            timeout=60.0,
+            what=(
+                f"the permission for CloudWatch Logs on Lambda function {function} to propagate "
+                "(CloudWatch Logs PutSubscriptionFilter: could not execute the lambda function)"
+            ),
         )

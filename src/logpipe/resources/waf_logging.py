@@ -7,7 +7,6 @@ Firehose stream: ``up`` refuses (as a conflict) to replace one that sends elsewh
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,8 +15,9 @@ from logpipe.aws import error_code
 from logpipe.engine.context import Context
 from logpipe.engine.model import UNKNOWN, Observed, Ref, Resource
 from logpipe.errors import LogpipeError
-from logpipe.resources.common import is_not_found, retry_while
+from logpipe.resources.common import is_not_found
 from logpipe.resources.firehose_stream import FirehoseStream
+from logpipe.resources.waiting import retry_while
 
 _NOT_FOUND = ("WAFNonexistentItemException",)
 # A logging configuration keeps these when logpipe takes it over (--adopt): they are the owner's choices.
@@ -192,11 +192,14 @@ class WafLogging(Resource):
         try:
             client = ctx.aws.client("wafv2")
             retry_while(
+                ctx,
                 lambda: client.put_logging_configuration(LoggingConfiguration=config),
                 _service_linked_role_busy,
-                timeout=90.0,
-                first_delay=5.0,
-                sleep=lambda seconds: time.sleep(seconds),
+                what=(
+                    "AWS WAF's logging role to be free (PutLoggingConfiguration: WAFServiceLinkedRoleErrorException; "
+                    "AWS locks it for about 20 s after each change)"
+                ),
+                first_delay=2.0,
             )
         except ClientError as exc:
             if error_code(exc) == "WAFInvalidParameterException":

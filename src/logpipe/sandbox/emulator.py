@@ -1,7 +1,10 @@
 """The sandbox process: moto server (gaps filled) + osmem-server + the OpenSearch stand-in.
 
 Run as ``python -m logpipe.sandbox.emulator --state-dir DIR``; ``logpipe sandbox start``
-does that in the background. Everything listens on 127.0.0.1 only. The account is seeded
+does that in the background. Everything listens on 127.0.0.1 only. As on AWS, a new IAM role
+takes a moment before services can use it (``LOGPIPE_SANDBOX_IAM_PROPAGATION_SECONDS``, 2 by
+default) and a domain or Config recorder change takes a while to apply
+(``LOGPIPE_SANDBOX_SLOW_CHANGE_SECONDS``, 2 by default); 0 turns either off. The account is seeded
 with the lab's starting point: an OpenSearch domain with fine-grained access control
 whose endpoint is the local stand-in, a VPC tagged ``Name=demogo-vpc``, and a regional
 web ACL, and nothing else.
@@ -115,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
 
     # One line per request would drown the log that `sandbox start` points to on failure.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # Like AWS, the sandbox takes a moment to propagate IAM changes and to apply slow changes
+    # (see moto_gaps.eventual); the environment may set other delays, 0 turning them off.
+    from logpipe.sandbox.moto_gaps.eventual import SANDBOX_DEFAULTS
+
+    for name, seconds in SANDBOX_DEFAULTS.items():
+        os.environ.setdefault(name, str(seconds))
     moto_gaps.install()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()

@@ -52,14 +52,17 @@ def install() -> None:
             cloudtrail,
             cloudtrail_delivery,
             events,
+            eventual,
             firehose,
             guardduty,
             logs,
             opensearch,
             opensearch_access_policy,
             route53resolver,
+            s3,
             securityhub,
             tagging,
+            throttling,
             wafv2,
         )
 
@@ -77,6 +80,9 @@ def install() -> None:
             opensearch,
             opensearch_access_policy,
             awsconfig,
+            eventual,
+            throttling,
+            s3,
         ):
             module.install()
         _installed = True

@@ -115,3 +115,42 @@ def iter_existing_backends(backend_dict: Any, account_id: str, region_name: str)
     if region_name in per_account:
         return [per_account[region_name]]
     return []
+
+
+# (response class, action in snake_case) -> hooks run before moto answers that action.
+_BEFORE: dict[tuple[type, str], list[Any]] = {}
+
+
+def before_action(response_class: type, action: str, hook: Any) -> None:
+    """Run ``hook(response)`` before moto answers ``action`` (snake_case; ``*``: all) of ``response_class``.
+
+    The hook sees the request (``response.body``, ``_get_param``) and may raise an AWS error,
+    which moto serialises as it does its own. One wrapper around ``BaseResponse.call_action``
+    serves every service, so hooks never collide with other patches of the same action.
+    """
+    from moto.core.responses import BaseResponse
+    from moto.core.utils import camelcase_to_underscores
+
+    def call_action(self: BaseResponse) -> Any:
+        answer = original(BaseResponse, "call_action")
+        action = self._get_action()
+        action_name = camelcase_to_underscores(action) if action else ""
+        hooks = [h for cls in type(self).__mro__ for key in (action_name, "*") for h in _BEFORE.get((cls, key), ())]
+        if not hooks or not hasattr(self, action_name):
+            return answer(self)
+        method = getattr(self, action_name)
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            for run in hooks:
+                run(self)
+            return method(*args, **kwargs)
+
+        self.__dict__[action_name] = guarded  # moto looks the action up on the instance
+        try:
+            return answer(self)
+        finally:
+            self.__dict__.pop(action_name, None)
+
+    with _LOCK:
+        _BEFORE.setdefault((response_class, action), []).append(hook)
+    patch(BaseResponse, "call_action", call_action)

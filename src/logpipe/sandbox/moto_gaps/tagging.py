@@ -2,8 +2,8 @@
 
 GetResources/GetTagKeys/GetTagValues only see backends that implement moto's tagging
 mixin, so tagged CloudTrail trails, EventBridge rules (only buses were reported),
-GuardDuty detectors, OpenSearch domains, Route 53 Resolver query-log configs and the
-Security Hub hub were missing. They are added here, region-scoped like AWS.
+GuardDuty detectors, OpenSearch domains, Route 53 Resolver query-log configs, AWS Config
+rules and the Security Hub hub were missing. They are added here, region-scoped like AWS.
 
 IAM roles are deliberately *not* added: AWS documents that GetResources does not support
 IAM users and roles.
@@ -69,7 +69,17 @@ def _hub(account_id: str, region: str) -> Iterator[TaggedResource]:
             yield TaggedResource(arn=hub_arn(backend), tags=tags, resource_type="securityhub:hub")
 
 
-_EXTRA_SOURCES = (_trails, _detectors, _domains, _query_log_configs, _hub)
+def _config_rules(account_id: str, region: str) -> Iterator[TaggedResource]:
+    from moto.config.models import config_backends
+
+    for backend in iter_existing_backends(config_backends, account_id, region):
+        for rule in backend.config_rules.values():
+            yield TaggedResource(
+                arn=rule.config_rule_arn, tags=dict(rule.tags or {}), resource_type="config:config-rule"
+            )
+
+
+_EXTRA_SOURCES = (_trails, _detectors, _domains, _query_log_configs, _hub, _config_rules)
 
 
 def extra_resources(account_id: str, region: str) -> Iterator[TaggedResource]:
