@@ -159,6 +159,7 @@ class Run:
             principal=principal,
             tenant=config.tenant,
             security_api=os_client.security_api_for(str(domain.get("engine_version") or "")),
+            ui=os_client.ui_for(str(domain.get("engine_version") or "")),
         )
         return plane
 

@@ -100,3 +100,88 @@ def no_nulls(doc: dict[str, Any]) -> dict[str, Any]:
     out = json.loads(json.dumps(doc))
     _flat_object.apply(out, _flat_object.split_paths(FLAT_OBJECT_FIELDS), "no-nulls", wrap_scalars=True)
     return out
+
+
+@pytest.fixture
+def signed_2_11(request: pytest.FixtureRequest, osmem_base: Any) -> Iterator[OpenSearchStandin]:
+    """OpenSearch 2.11 behind the stand-in, taking the indexer's SigV4 requests as its writer (master)."""
+    caller = "arn:aws:iam::123456789012:role/demogo-cloudtrail-indexer-role"
+    options: dict[str, Any] = {"master_password": MASTER_PASSWORD, "master_iam_arn": caller, "default_iam_arn": caller}
+    if request.param == "emulated":
+        clone = osmem_base.clone()
+        server = OpenSearchStandin(clone.url, engine_version="OpenSearch_2.11", **options)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+            clone.close()
+        return
+    from tests.real_engine import exclusive
+
+    real = request.getfixturevalue("real_engine_2_11")
+    with exclusive(real):
+        server = OpenSearchStandin(
+            real.url, upstream_ca=real.ca_cert, upstream_auth=real.auth, security_upstream=True, **options
+        )
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.mark.parametrize("signed_2_11", ["emulated", "real"], indirect=True)
+@pytest.mark.parametrize(("mode", "refused"), [("no-nulls", 0), ("native", None)])
+def test_cloudtrail_indexer_on_2_11_with_each_mode(
+    signed_2_11: OpenSearchStandin, mode: str, refused: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On 2.11 the indexer must drop the nulls (no-nulls, what `up` picks there): every real record is
+    indexed; with the 2.17 shape (native) exactly the records whose flat_object field is null fail."""
+    from logpipe.lambdas import cloudtrail_indexer
+    from tests.conftest import SAMPLES
+    from tests.lambdas.support import FakeContext, cloudtrail_records, cwl_event, cwl_payload
+
+    template = index_templates(mode="native")["logpipe-cloudtrail"]
+    put = requests.put(f"{signed_2_11.url}/_index_template/logpipe-cloudtrail", json=template, auth=ADMIN, timeout=60)
+    assert put.status_code == 200, put.text
+    records = cloudtrail_records(SAMPLES)
+    null_ids = {
+        r["eventID"]
+        for r in records
+        if any(f in r and r[f] is None for f in cloudtrail_indexer.FLAT_OBJECT_FIELDS if "." not in f)
+    }
+    assert null_ids, "the samples carry nulls"
+    for name, value in {
+        "OPENSEARCH_ENDPOINT": signed_2_11.url,
+        "OPENSEARCH_AUTH": "sigv4",
+        "AWS_REGION": "ap-northeast-2",
+        "AWS_ACCESS_KEY_ID": "AKIDLOGPIPETEST",
+        "AWS_SECRET_ACCESS_KEY": "logpipe-test-secret",
+        "FLAT_OBJECT_MODE": mode,
+        "RETRY_BASE_MS": "1",
+        "RETRY_MAX_MS": "5",
+        "SAFETY_MARGIN_MS": "1000",
+        "MAX_ATTEMPTS": "2",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("FAILED_BUCKET", raising=False)
+
+    event = cwl_event(cwl_payload([json.dumps(r) for r in records]))
+    if refused == 0:
+        result = cloudtrail_indexer.handler(event, FakeContext())
+        assert result["failed"] == 0 and result["indexed"] == len(records), result
+    else:
+        # Without a bucket to park them in, the records the engine refuses make the invocation fail
+        # (so Lambda retries it), with how many.
+        with pytest.raises(Exception, match=f"^{len(null_ids)} documents could not be indexed"):
+            cloudtrail_indexer.handler(event, FakeContext())
+    requests.post(f"{signed_2_11.url}/cwl-*/_refresh", auth=ADMIN, timeout=30)
+    ids = {
+        h["_id"]
+        for h in requests.post(
+            f"{signed_2_11.url}/cwl-*/_search", json={"size": 100, "_source": False}, auth=ADMIN, timeout=30
+        ).json()["hits"]["hits"]
+    }
+    unique = {r["eventID"] for r in records}
+    assert ids == (unique if refused == 0 else unique - null_ids)

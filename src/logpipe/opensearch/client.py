@@ -16,6 +16,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -152,6 +153,7 @@ class DataPlane:
         principal: str = "",
         tenant: str | None = None,
         security_api: str = PLUGINS_SECURITY_API,
+        ui: DashboardsUi | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.raw = raw
@@ -160,6 +162,7 @@ class DataPlane:
         self.principal = principal
         self.tenant = tenant
         self.security_api = security_api
+        self.ui = ui or OPENSEARCH_DASHBOARDS
         self._security_writes = threading.Lock()
         # Answers to reads several resources share (all templates, all role mappings), kept until
         # this run's next write to the domain (the session clears it on each write request).
@@ -217,12 +220,12 @@ class DataPlane:
         headers: dict[str, str] | None = None,
         missing: Any = _RAISE,
     ) -> Any:
-        """A Dashboards API call: ``osd-xsrf`` on every request, the tenant header when configured;
+        """A Dashboards API call: the xsrf header on every request, the tenant header when configured;
         ``headers`` add to those (a multipart import's content type)."""
-        headers = {**(headers or {}), "osd-xsrf": "true"}
+        headers = {**(headers or {}), self.ui.xsrf_header: "true"}
         if self.tenant:
             headers["securitytenant"] = self.tenant
-        return self.request(method, "/_dashboards" + path, body=body, params=params, headers=headers, missing=missing)
+        return self.request(method, self.ui.path + path, body=body, params=params, headers=headers, missing=missing)
 
     def security(self, method: str, path: str, *, body: Any = None, missing: Any = _RAISE) -> Any:
         """A security plugin REST API call, on the path this domain's engine serves.
@@ -299,6 +302,23 @@ def _reason(body: Any) -> str:
 def path_part(value: str) -> str:
     """One URL path segment (index names and patterns, role names, saved-object ids)."""
     return quote(value, safe="*,")
+
+
+@dataclass(frozen=True)
+class DashboardsUi:
+    """Where a domain serves its UI and what its saved-objects API wants on a change."""
+
+    path: str
+    xsrf_header: str
+
+
+OPENSEARCH_DASHBOARDS = DashboardsUi("/_dashboards", "osd-xsrf")
+# An Elasticsearch domain serves Kibana, which refuses a change without kbn-xsrf.
+KIBANA = DashboardsUi("/_plugin/kibana", "kbn-xsrf")
+
+
+def ui_for(engine_version: str) -> DashboardsUi:
+    return KIBANA if engine_version.startswith("Elasticsearch_") else OPENSEARCH_DASHBOARDS
 
 
 def security_api_for(engine_version: str) -> str:

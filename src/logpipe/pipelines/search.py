@@ -133,6 +133,23 @@ def repair_command(pipeline: str) -> str:
     return f"logpipe opensearch repair {pipeline} --reindex (keeps the data) or --delete"
 
 
+VARIANTS = {
+    "native": "flat_object, nulls as they come (OpenSearch 2.17 and later)",
+    "no-nulls": "flat_object, the handler drops nulls the engine refuses (OpenSearch 2.7 to 2.16)",
+    "json-string": "no flat_object on this engine: each object as JSON text plus <field>_leaves keywords",
+}
+
+
+def variant_row(ctx: Context, pipeline: str) -> Row:
+    """How this domain's engine stores the pipeline's variable-shape objects (see FLAT_OBJECT_MODES)."""
+    domain = ctx.outputs.get(shared.domain(ctx).key) or {}
+    version = domain.get("engine_version") or "engine unknown"
+    mode = domain.get("flat_object_mode")
+    if not mode:
+        return row(pipeline, "variable fields", "unsupported", f"{version}: logpipe cannot type these fields", False)
+    return row(pipeline, "variable fields", mode, f"{version}: {VARIANTS[mode]}", True)
+
+
 def health_rows(ctx: Context, pipeline: Pipeline) -> list[Row]:
     """Mis-mapped indices (index, field, type) and documents in the last 24 h, for one pipeline."""
     name = pipeline.name
@@ -163,6 +180,8 @@ def health_rows(ctx: Context, pipeline: Pipeline) -> list[Row]:
             notes.append(f"{len(fresh.left_out)} index(es) left out: {spec.time_field} is not a date there")
         value = f"{fresh.recent} docs / {indices.WINDOW}"
         out.append({**row(name, "freshness", value, "; ".join(notes), fresh.recent > 0), "newest": fresh.newest})
+        if spec.variable:
+            out.append(variant_row(ctx, name))
         if spec.replaced_field:
             detail = "documents that replaced a different one under the same id (see the indexer's log)"
             out.append(row(name, "replaced", str(fresh.replaced), detail, True))

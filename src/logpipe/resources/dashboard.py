@@ -41,10 +41,10 @@ def dashboard_id(pipeline: str) -> str:
     return f"{ID_PREFIX}{pipeline}"
 
 
-def dashboard_url(base_url: str, dashboard: str, tenant: str | None = None) -> str:
-    """Where a browser opens the dashboard, on the domain's Dashboards endpoint (``/_dashboards``)."""
+def dashboard_url(base_url: str, dashboard: str, tenant: str | None = None, ui_path: str = "/_dashboards") -> str:
+    """Where a browser opens the dashboard, on the domain's Dashboards (or Kibana) endpoint."""
     query = f"?security_tenant={quote(tenant, safe='')}" if tenant else ""
-    return f"{base_url.rstrip('/')}/_dashboards/app/dashboards{query}#/view/{quote(dashboard, safe='')}"
+    return f"{base_url.rstrip('/')}{ui_path}/app/dashboards{query}#/view/{quote(dashboard, safe='')}"
 
 
 def is_owned(obj: dict[str, Any]) -> bool:
@@ -128,7 +128,8 @@ class Dashboard(DataPlaneResource):
         return f"dashboard {title!r} with {count} visualizations"
 
     def url(self, ctx: Context) -> str:
-        return dashboard_url(self.client(ctx).base_url, self.name, ctx.config.opensearch.tenant)
+        client = self.client(ctx)
+        return dashboard_url(client.base_url, self.name, ctx.config.opensearch.tenant, client.ui.path)
 
     # verbs ----------------------------------------------------------------------------
     def desired(self, ctx: Context) -> dict[str, Any]:

@@ -160,6 +160,10 @@ class OpenSearchStandin:
         )
         self._security_upstream = security_upstream
         self.rules = EngineRules(engine_version)
+        # An Elasticsearch domain serves Kibana under /_plugin/kibana, and Kibana wants kbn-xsrf.
+        kibana = self.rules.engine == "Elasticsearch"
+        self.ui_path = "/_plugin/kibana" if kibana else "/_dashboards"
+        self.xsrf_header = "kbn-xsrf" if kibana else "osd-xsrf"
         self._master_user = master_user
         self._master_password = master_password
         self._iam_identities = dict(iam_identities or {})
@@ -373,6 +377,16 @@ class OpenSearchStandin:
         conn.endheaders(body or None)
         return conn, conn.getresponse()
 
+    def ui_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """The request's headers as the saved-objects API (written for OpenSearch Dashboards) checks
+        them: Kibana takes kbn-xsrf, and only that, where Dashboards takes osd-xsrf."""
+        if self.xsrf_header == "osd-xsrf":
+            return dict(headers)
+        out = {k: v for k, v in headers.items() if k != "osd-xsrf"}
+        if "kbn-xsrf" in headers:
+            out["osd-xsrf"] = headers["kbn-xsrf"]
+        return out
+
     def upstream_get(self, path: str) -> tuple[int, Any]:
         """GET ``path`` upstream as logpipe's master would (for the engine rules' mapping lookups)."""
         headers = [("Authorization", self._upstream_auth)] if self._upstream_auth else []
@@ -465,7 +479,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._finish(record, 400, json.dumps({"error": "bad request body", "status": 400}).encode(), _JSON)
             return
         security_parts = _strip_prefix(path, _SECURITY_PREFIXES)
-        dashboards_parts = _strip_prefix(path, ("/_dashboards",))
+        dashboards_parts = _strip_prefix(path, (standin.ui_path,))
         if security_parts == ["health"]:
             record["target"] = "security"
             status, payload = standin._security.handle(method, security_parts, body, Caller("anonymous"))
@@ -503,13 +517,15 @@ class _Handler(BaseHTTPRequestHandler):
                 with standin._lock:
                     tenant = standin._security.resolve_tenant(caller, requested)
                 record["tenant"] = tenant
+                ui_headers = standin.ui_headers(headers)
                 status, payload = standin._serve_api(
                     standin._dashboards,
                     lambda: standin._dashboards.handle(
-                        "GET" if method == "HEAD" else method, dashboards_parts, query, headers, body, tenant
+                        "GET" if method == "HEAD" else method, dashboards_parts, query, ui_headers, body, tenant
                     ),
                 )
-                self._finish(record, status, json.dumps(payload).encode(), _JSON)
+                text = json.dumps(payload).replace("osd-xsrf", standin.xsrf_header)
+                self._finish(record, status, text.encode(), _JSON)
             else:
                 record["target"] = "upstream"
                 self._engine_write(record, method, path, body, upstream_auth)
