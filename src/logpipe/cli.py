@@ -270,13 +270,20 @@ def _health_table(printer: Printer, rows: list[dict[str, Any]]) -> None:
 @main.command(epilog=TARGETS_HELP)
 @_targets_argument()
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
-@click.option("--delete-data", is_flag=True, help="Also empty and delete logpipe's buckets that still hold objects.")
+@click.option(
+    "--delete-data",
+    is_flag=True,
+    help="Also delete the pipelines' indices (their documents) and empty logpipe's buckets that hold objects.",
+)
 @_command
 def teardown(options: Options, printer: Printer, targets: tuple[str, ...], yes: bool, delete_data: bool) -> int:
     """Remove what logpipe created, newest first; leaves everything else.
 
-    Indices and their documents are kept (OpenSearch holds your data, not logpipe).
+    The pipelines' indices and their documents are kept (OpenSearch holds your data, not
+    logpipe) unless --delete-data.
     """
+    from logpipe import maintenance
+
     run = Run(options, reporter=printer.report, progress=printer.progress)
     pipelines = run.pipelines(targets, for_teardown=True)
     run.preflight([])
@@ -285,14 +292,24 @@ def teardown(options: Options, printer: Printer, targets: tuple[str, ...], yes: 
     doomed = [i for i in items if i.action == "delete"]
     kept = [i for i in items if i.action == "keep"]
     leftovers = run.leftovers(items) if _whole_stack(targets) else []
-    if (doomed or leftovers) and not yes:
+    try:
+        data = maintenance.pipeline_indices(run, pipelines)
+    except LogpipeError as exc:  # a domain that is gone or refuses us holds no data we could delete
+        printer.note(f"the pipelines' indices could not be listed: {exc}")
+        data = {}
+    if (doomed or leftovers or (delete_data and data)) and not yes:
         if not sys.stdin.isatty():
             raise UsageError("teardown deletes resources: pass --yes to confirm when not running in a terminal")
         printer.items_table("to delete", doomed, column="action")
         _leftover_lines(printer, leftovers, "leftover to delete:")
-        count = len(doomed) + len(leftovers)
+        if delete_data:
+            for index, documents in sorted(data.items()):
+                printer.note(f"  index to delete: {index} ({documents} document(s))")
+        count = len(doomed) + len(leftovers) + (len(data) if delete_data else 0)
         if not click.confirm(f"Delete these {count} resource(s)?", default=False, err=True):
             raise UsageError("teardown cancelled; nothing was deleted")
+    # Before the access policy statements go: without them the domain may no longer let us in.
+    removed_indices = maintenance.delete_indices(run, sorted(data)) if delete_data else []
     if doomed:
         run.engine.teardown(items)
     pruned = orphans.delete_all(run.ctx, leftovers)
@@ -305,6 +322,8 @@ def teardown(options: Options, printer: Printer, targets: tuple[str, ...], yes: 
                 "changes": [i.as_dict() for i in doomed],
                 "leftovers": pruned,
                 "kept": [i.as_dict() for i in kept],
+                "indices_deleted": removed_indices,
+                "indices_kept": {} if delete_data else data,
                 "api_calls": summary,
             }
         )
@@ -317,6 +336,14 @@ def teardown(options: Options, printer: Printer, targets: tuple[str, ...], yes: 
             printer.out.print("Nothing to delete: logpipe owns no resources for these targets.")
         for item in kept:
             printer.note(f"kept {item.resource.kind} {item.resource.name}: {item.detail or 'not created by logpipe'}")
+        for index in removed_indices:
+            printer.out.print(f"deleted index {index} ({data[index]} document(s))", markup=False)
+        if data and not delete_data:
+            documents = sum(data.values())
+            printer.note(
+                f"kept {len(data)} index(es) with {documents} document(s): OpenSearch holds your data; "
+                "`logpipe teardown --delete-data` deletes them"
+            )
     printer.api_calls(summary)
     return 1 if failed else 0
 

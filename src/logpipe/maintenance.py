@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from logpipe import pipelines as registry
 from logpipe.errors import UsageError
-from logpipe.opensearch import access_policy, repair
+from logpipe.opensearch import access_policy, indices, repair
 from logpipe.opensearch.mappings import flat_object_mode
 from logpipe.pipelines import search, shared
 from logpipe.pipelines.base import Pipeline
@@ -80,3 +80,19 @@ def policy_preview(run: Run) -> dict[str, Any]:
         "changes": not access_policy.same_statements(current, after),
         "problems": problems,
     }
+
+
+def pipeline_indices(run: Run, pipelines: list[Pipeline]) -> dict[str, int]:
+    """Index -> documents, of every index the given pipelines' data lands in (none when unreachable)."""
+    found: dict[str, int] = {}
+    for pipeline in pipelines:
+        if pipeline.carries_data:
+            found.update(indices.doc_counts(run.ctx.opensearch, pipeline.index(run.ctx).pattern))
+    return found
+
+
+def delete_indices(run: Run, names: list[str]) -> list[str]:
+    """Delete each index by its exact name (``teardown --delete-data``)."""
+    for name in names:
+        indices.delete_index(run.ctx.opensearch, name)
+    return names

@@ -194,3 +194,22 @@ def test_a_dashboard_edited_in_dashboards_is_drift_until_up_puts_it_back(sandbox
     assert write_calls(fixed) == 1, "one import of the one object that differs"
     assert get(sandbox, path)["attributes"] == original
     assert dashboard_problems(sandbox, "dns") == []
+
+
+def test_teardown_keeps_a_pipelines_indices_unless_asked_to_delete_the_data(sandbox: dict[str, Any]) -> None:
+    assert logpipe(sandbox, "up", "dns", "waf").returncode == 0
+    assert logpipe(sandbox, "verify", "dns", "waf", "--timeout", "20").returncode == 0
+
+    kept = logpipe(sandbox, "-o", "json", "teardown", "--yes", "dns")
+    assert kept.returncode == 0, kept.stderr
+    assert json_out(kept)["indices_deleted"] == []
+    assert any(name.startswith("dns-log-") for name in json_out(kept)["indices_kept"])
+    assert get(sandbox, "/dns-log-*/_count")["count"] >= 1
+
+    deleted = logpipe(sandbox, "-o", "json", "teardown", "--yes", "--delete-data", "dns")
+    assert deleted.returncode == 0, deleted.stderr
+    assert json_out(deleted)["indices_deleted"] and all(
+        name.startswith("dns-log-") for name in json_out(deleted)["indices_deleted"]
+    )
+    assert not (get(sandbox, "/_cat/indices/dns-log-*?format=json") or [])
+    assert get(sandbox, "/waf-log-*/_count")["count"] >= 1, "another pipeline's data is never touched"

@@ -141,3 +141,20 @@ def test_opensearch_status_shows_every_pipelines_pieces_and_freshness(
     assert states[("opensearch-role-mapping", "waf")] == "ok"
     assert states[("opensearch-index-pattern", "logpipe-dns")] == "ok"
     assert states[("opensearch-index-template", "logpipe-securityhub")] == "ok"
+
+
+def test_status_counts_documents_that_replaced_a_different_one(
+    os_run: Callable[..., Any], standin: OpenSearchStandin
+) -> None:
+    """The CloudTrail indexer marks a document that replaced different content under the same
+    eventID with @replaced_id; status shows how many there are."""
+    up(os_run())
+    now = iso(datetime.now(UTC))
+    assert admin(standin, "POST", "/cwl-2026.01.01/_doc?refresh=true", {"eventTime": now, "eventID": "a"}).ok
+    doc = {"eventTime": now, "eventID": "b", "@replaced_id": "old-log-event-id"}
+    assert admin(standin, "POST", "/cwl-2026.01.01/_doc?refresh=true", doc).ok
+
+    rows = {r["check"]: r for r in load("cloudtrail").health(os_run().ctx)}
+
+    assert rows["replaced"]["value"] == "1"
+    assert rows["freshness"]["value"] == "2 docs / 24h"
