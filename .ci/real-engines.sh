@@ -22,7 +22,9 @@
 # 10-35 s to green depending on load.
 
 real_engines_python=${REAL_ENGINES_PYTHON:-.venv/bin/python}
-real_engines_versions=${REAL_ENGINES_VERSIONS:-2.19.1 2.11.1}
+# VERSION[@WORKER]: a node for one pytest-xdist worker only (its variables end in _WORKER); most
+# real-engine tests use 2.19, so each of the two workers gets its own and neither waits.
+real_engines_versions=${REAL_ENGINES_VERSIONS:-2.19.1 2.11.1 2.19.1@GW1}
 real_engines_dir=$(mktemp -d "${TMPDIR:-/tmp}/logpipe-real-engines.XXXXXX")
 real_engines_pids=()
 
@@ -37,7 +39,7 @@ trap real_engines_stop EXIT
 real_engines_began=$SECONDS
 real_engines_jobs=()
 for real_engines_version in $real_engines_versions; do
-  "$real_engines_python" -m logpipe.sandbox.real_engine start "$real_engines_version" \
+  "$real_engines_python" -m logpipe.sandbox.real_engine start "${real_engines_version%@*}" \
     --workdir "$real_engines_dir/$real_engines_version" --detach --watch-pid $$ \
     >"$real_engines_dir/$real_engines_version.json" 2>"$real_engines_dir/$real_engines_version.log" &
   real_engines_jobs+=("$!")
@@ -46,14 +48,16 @@ done
 real_engines_index=0
 for real_engines_version in $real_engines_versions; do
   if wait "${real_engines_jobs[$real_engines_index]}"; then
-    real_engines_exports=$("$real_engines_python" - "$real_engines_dir/$real_engines_version.json" <<'PY'
+    real_engines_exports=$("$real_engines_python" - "$real_engines_dir/$real_engines_version.json" \
+      "$real_engines_version" <<'PY'
 import json
 import shlex
 import sys
 
 node = json.load(open(sys.argv[1]))
 major, minor = node["version"].split(".")[:2]
-name = f"LOGPIPE_TEST_ENGINE_{major}_{minor}"
+worker = sys.argv[2].partition("@")[2]
+name = f"LOGPIPE_TEST_ENGINE_{major}_{minor}" + (f"_{worker}" if worker else "")
 for suffix, value in (
     ("", node["url"]),
     ("_PASSWORD", node["admin_password"]),

@@ -42,7 +42,8 @@ import requests
 
 from logpipe.sandbox import real_engine
 
-# The full version started for each major.minor when CI has not started one.
+# The full version started for each major.minor when CI has not started one. CI starts one 2.19
+# node per xdist worker (LOGPIPE_TEST_ENGINE_2_19 for gw0, LOGPIPE_TEST_ENGINE_2_19_GW1 for gw1, ...).
 VERSIONS = {"2.19": "2.19.1", "2.11": "2.11.1"}
 
 
@@ -76,9 +77,17 @@ def env_name(version: str) -> str:
     return f"LOGPIPE_TEST_ENGINE_{major}_{minor}"
 
 
+def worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+
+
 def from_env(version: str) -> Engine | None:
-    """The node CI started for this version's major.minor, or None when the environment names none."""
+    """The node CI started for this version's major.minor (for this xdist worker where the version
+    has one per worker), or None when the environment names none."""
     name = env_name(version)
+    if _per_worker(version):
+        mine = f"{name}_{worker().upper()}"
+        name = mine if os.environ.get(mine) or worker() != "gw0" else name
     url = os.environ.get(name)
     if not url:
         return None
@@ -105,7 +114,14 @@ def engine_for(version: str, tmp_path_factory: pytest.TempPathFactory) -> Engine
     reason = real_engine.unavailable_reason((version,), fetch_missing=False)
     if reason:
         pytest.skip(f"real OpenSearch {version}: {reason}")
-    return _shared(version, run_dir(tmp_path_factory))
+    folder = run_dir(tmp_path_factory)
+    return _shared(version, folder / worker() if _per_worker(version) else folder)
+
+
+def _per_worker(version: str) -> bool:
+    """2.19 carries most real-engine tests: each xdist worker gets a node of its own, so they never
+    wait for each other; the few 2.11 tests share one node and take turns."""
+    return version.startswith("2.19")
 
 
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
