@@ -50,6 +50,8 @@ def _command(func: Callable[..., int | None]) -> Callable[..., None]:
             hint = "" if options.verbose else " (run with -v for the traceback)"
             printer.error(f"unexpected error: {type(exc).__name__}: {exc}{hint}", 1)
             code = 1
+        finally:
+            printer.close()
         sys.exit(code)
 
     wrapper = click.option("-v", "--verbose", "verbose_extra", count=True, help="Same as the global -v.")(wrapper)

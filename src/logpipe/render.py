@@ -10,11 +10,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from logpipe.engine.runner import Item
 from logpipe.resources.dashboard import KIND as DASHBOARD_KIND
+from logpipe.resources.waiting import WaitNote
 
 _STATE_STYLE = {
     "ok": "green",
@@ -35,6 +38,19 @@ _ACTION_STYLE = {
 _VERB = {"start": "…", "done": "✓", "failed": "✗", "skipped": "-"}
 
 
+class _WaitLines:
+    """The live region: one line per ongoing wait, its seconds counted at each refresh."""
+
+    def __init__(self, printer: Printer) -> None:
+        self._printer = printer
+
+    def __rich__(self) -> Group:
+        # No printer lock here: rich renders under its own lock, which the printer takes while holding its.
+        now = time.monotonic()
+        waits = self._printer._wait_view
+        return Group(*(Text(f"  {text} … {now - since:.0f} s", style="yellow") for text, since in waits))
+
+
 class Printer:
     """Owns stdout/stderr for one command. JSON mode keeps stdout for the single document."""
 
@@ -45,13 +61,42 @@ class Printer:
         width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
         self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True, width=width)
         self.err = Console(file=sys.stderr, highlight=False, stderr=True, soft_wrap=True, width=width)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._started: dict[str, float] = {}
+        # On a terminal each ongoing wait is one live line whose seconds tick; in logs, a line per round.
+        self._waits: dict[str, tuple[str, float]] = {}
+        self._wait_view: tuple[tuple[str, float], ...] = ()
+        self._live: Live | None = None
 
     # progress (stderr) ------------------------------------------------------------
     def progress(self, message: str) -> None:
         with self._lock:
-            self.err.print(f"  {message}", markup=False)
+            if not isinstance(message, WaitNote) or not self.err.is_terminal:
+                self.err.print(f"  {message}", markup=False)
+                return
+            if message.over:
+                self._waits.pop(message.what, None)
+                self.err.print(f"  {message}", markup=False)
+            else:
+                known = self._waits.get(message.what)
+                since = known[1] if known else time.monotonic() - message.elapsed
+                self._waits[message.what] = (message.split(" … ")[0], since)
+            self._show_waits()
+
+    def _show_waits(self) -> None:
+        self._wait_view = tuple(self._waits.values())
+        if self._waits and self._live is None:
+            self._live = Live(_WaitLines(self), console=self.err, transient=True, refresh_per_second=4)
+            self._live.start()
+        elif not self._waits and self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def close(self) -> None:
+        """End the live wait lines (a wait cut short by an error or Ctrl-C leaves no line behind)."""
+        with self._lock:
+            self._waits.clear()
+            self._show_waits()
 
     def report(self, event: str, item: Item) -> None:
         """Engine reporter: one line per resource as work starts and ends."""
@@ -74,6 +119,7 @@ class Printer:
         self.err.print(message, markup=False)
 
     def error(self, message: str, exit_code: int) -> None:
+        self.close()
         self.err.print(f"error: {message}", style="red", markup=False)
         if self.json:
             self.document({"ok": False, "error": message, "exit_code": exit_code})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from types import SimpleNamespace
 from typing import Any
 
@@ -43,8 +44,9 @@ def test_a_refused_call_is_retried_until_aws_accepts_it_saying_what_it_waits_for
     assert result == {"FunctionArn": "arn"}
     slept = run.clock.slept
     assert len(slept) == 3 and slept[0] < slept[2]  # never a fixed sleep: it backs off
-    assert [line.split(" … ")[0] for line in run.said] == [f"waiting for {what}"] * 3
-    assert run.said[-1].endswith(f"… {sum(slept[:2]):.0f} s")  # with the time waited so far
+    assert [line.split(" … ")[0] for line in run.said[:-1]] == [f"waiting for {what}"] * 3
+    assert run.said[-2].endswith(f"… {sum(slept[:2]):.0f} s")  # with the time waited so far
+    assert run.said[-1] == f"done waiting for {what} after {sum(slept):.0f} s"
 
 
 def test_an_error_that_is_not_a_propagation_delay_is_raised_at_once() -> None:
@@ -82,6 +84,7 @@ def test_a_slow_change_is_polled_with_backoff_showing_its_state_and_elapsed_time
     assert run.said == [
         "waiting for Firehose stream s to become ACTIVE (now CREATING) … 0 s",
         f"waiting for Firehose stream s to become ACTIVE (now CREATING) … {first:.0f} s",
+        f"done waiting for Firehose stream s to become ACTIVE after {first + second:.0f} s",
     ]
 
 
@@ -100,3 +103,58 @@ def test_a_slow_change_that_outlasts_its_timeout_says_what_to_run_next() -> None
         "run `logpipe up opensearch` again later"
     )
     assert sum(run.clock.slept) == pytest.approx(900, abs=1e-6)  # the last sleep is cut to the deadline
+
+
+def terminal_printer(*, terminal: bool) -> tuple[Any, io.StringIO]:
+    from rich.console import Console
+
+    from logpipe.render import Printer
+
+    printer = Printer()
+    screen = io.StringIO()
+    printer.err = Console(file=screen, force_terminal=terminal, width=120, highlight=False)
+    return printer, screen
+
+
+def test_on_a_terminal_each_wait_is_one_live_line_whose_seconds_tick(monkeypatch: pytest.MonkeyPatch) -> None:
+    from logpipe import render
+
+    printer, screen = terminal_printer(terminal=True)
+    now = [100.0]
+    monkeypatch.setattr(render.time, "monotonic", lambda: now[0])
+    run = SimpleNamespace(clock=FakeClock(), progress=printer.progress)
+    states: list[bool | str] = ["now CREATING", "now CREATING"]
+
+    def check() -> bool | str:
+        now[0] += 7  # each poll, seven seconds pass on the wall
+        return states.pop(0) if states else True
+
+    shown: list[str] = []
+    original_sleep = run.clock.sleep
+
+    def sleep(seconds: float) -> None:
+        lines = [t.plain for t in render._WaitLines(printer).__rich__().renderables]
+        shown.append(" | ".join(lines))
+        original_sleep(seconds)
+
+    run.clock.sleep = sleep
+    wait_until(run, check, what="Firehose stream s to become ACTIVE", timeout=600, hint="h")
+    # One line, not one per round, counting from the wait's start as the wall clock moves.
+    assert shown == [
+        "  waiting for Firehose stream s to become ACTIVE (now CREATING) … 0 s",
+        "  waiting for Firehose stream s to become ACTIVE (now CREATING) … 7 s",
+    ]
+    assert printer._live is None  # the wait is over: the live line is gone ...
+    printed = screen.getvalue()
+    assert "done waiting for Firehose stream s to become ACTIVE after" in printed  # ... and its end stays
+
+
+def test_in_a_log_each_round_of_a_wait_is_its_own_line() -> None:
+    printer, screen = terminal_printer(terminal=False)
+    run = SimpleNamespace(clock=FakeClock(), progress=printer.progress)
+    states: list[bool | str] = ["now CREATING", "now CREATING", True]
+    wait_until(run, lambda: states.pop(0), what="stream s", timeout=600, hint="h")
+    lines = [line.strip() for line in screen.getvalue().splitlines()]
+    assert [line.split(" … ")[0] for line in lines[:2]] == ["waiting for stream s (now CREATING)"] * 2
+    assert lines[2].startswith("done waiting for stream s after")
+    assert printer._live is None

@@ -10,8 +10,9 @@ Two kinds of wait:
   domain applying a new configuration, the Config recorder starting).
 
 Both back off exponentially with jitter (never a fixed sleep), report what they wait for and
-for how long through ``ctx.progress`` on every round, and stop at a timeout with a message
-that names what was awaited and what to run next. Time comes from ``ctx.clock``.
+for how long through ``ctx.progress`` on every round ("waiting for W … N s", then "done waiting
+for W after N s" once it is over, which is what lets a terminal show one live line per wait),
+and stop at a timeout with a message that names what was awaited and what to run next. Time comes from ``ctx.clock``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,22 @@ T = TypeVar("T")
 # How long a refused call is retried while IAM (or a resource policy) propagates.
 PROPAGATION_TIMEOUT_SECONDS = 120.0
 RERUN_HINT = "run `logpipe up` again in a minute; it picks up where this run stopped"
+
+
+class WaitNote(str):
+    """A progress line about a wait, with what it waits for: a terminal keeps one live line per wait.
+
+    ``over`` marks the line that ends a wait; ``elapsed`` is the seconds waited so far.
+    """
+
+    what: str
+    elapsed: float
+    over: bool
+
+    def __new__(cls, text: str, *, what: str, elapsed: float, over: bool = False) -> WaitNote:
+        note = super().__new__(cls, text)
+        note.what, note.elapsed, note.over = what, elapsed, over
+        return note
 
 
 class WaitTimeout(LogpipeError):
@@ -67,9 +84,10 @@ def retry_while(
     clock: Clock = ctx.clock
     start = clock.now()
     delays = backoff(first_delay, max_delay)
+    waited = False
     while True:
         try:
-            return call()
+            result = call()
         except ClientError as exc:
             if not retryable(exc):
                 raise
@@ -79,8 +97,13 @@ def retry_while(
                 raise WaitTimeout(
                     f"gave up after {elapsed:.0f} s waiting for {what}: {describe_client_error(exc)}; {hint}"
                 ) from None
-            ctx.progress(f"waiting for {what} … {elapsed:.0f} s")
+            ctx.progress(WaitNote(f"waiting for {what} … {elapsed:.0f} s", what=what, elapsed=elapsed))
+            waited = True
             clock.sleep(delay)
+            continue
+        if waited:
+            _waited(ctx, what, clock.now() - start)
+        return result
 
 
 def wait_until(
@@ -97,17 +120,26 @@ def wait_until(
     clock: Clock = ctx.clock
     start = clock.now()
     delays = backoff(first_delay, max_delay)
+    waited = False
     while True:
         state = check()
         if state is True:
+            if waited:
+                _waited(ctx, what, clock.now() - start)
             return
         elapsed = clock.now() - start
         if elapsed >= timeout:
             now = f" (still {state})" if isinstance(state, str) and state else ""
             raise WaitTimeout(f"timed out after {int(timeout)} s waiting for {what}{now}; {hint}")
         shown = f" ({state})" if isinstance(state, str) and state else ""
-        ctx.progress(f"waiting for {what}{shown} … {elapsed:.0f} s")
+        ctx.progress(WaitNote(f"waiting for {what}{shown} … {elapsed:.0f} s", what=what, elapsed=elapsed))
+        waited = True
         clock.sleep(min(next(delays), max(timeout - elapsed, 0.0)))
+
+
+def _waited(ctx: Any, what: str, seconds: float) -> None:
+    """The line that closes a reported wait (a terminal's live line for ``what`` ends with it)."""
+    ctx.progress(WaitNote(f"done waiting for {what} after {seconds:.0f} s", what=what, elapsed=seconds, over=True))
 
 
 class _SleepClock(Clock):
