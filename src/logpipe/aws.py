@@ -32,6 +32,9 @@ from logpipe.errors import LogpipeError, UsageError
 
 T = TypeVar("T")
 
+# How many calls one run makes at once (the engine's worker threads; see logpipe.engine.graph).
+MAX_PARALLEL_CALLS = 32
+
 # Data-plane requests that read although they are POSTs (a body too big for a query string).
 _READ_POSTS = ("_search", "_count", "_mget", "_bulk_get", "_field_caps")
 _READ_PREFIXES = ("Get", "Describe", "List", "Head", "Lookup", "Search", "Test", "BatchGet", "Check", "Select")
@@ -185,7 +188,10 @@ class Aws:
         self.endpoint_url = endpoint_url
         self.counter = counter or CallCounter()
         self._config = BotoConfig(
-            retries={"mode": "standard", "max_attempts": max_attempts}, user_agent_extra="logpipe"
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            user_agent_extra="logpipe",
+            # As many connections as the engine runs calls at once, so none waits for a free one.
+            max_pool_connections=MAX_PARALLEL_CALLS,
         )
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()

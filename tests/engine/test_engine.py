@@ -133,6 +133,42 @@ def test_independent_resources_run_in_parallel(engine: Engine, cloud: Cloud) -> 
     assert not cloud.barrier.broken
 
 
+class LoneThing(Thing):
+    """A kind that looks itself up by name: the engine may read it before what it depends on."""
+
+    reads_alone = True
+
+
+def test_kinds_that_read_alone_are_read_alongside_their_dependencies(engine: Engine, cloud: Cloud) -> None:
+    # Each read waits at the barrier for the other: read in dependency order, it would break.
+    barrier = threading.Barrier(2)
+    read = Thing.read
+
+    def meeting(self: Thing, ctx: Context) -> Observed | None:
+        barrier.wait(timeout=5)
+        return read(self, ctx)
+
+    role = Thing(cloud, "role")
+    function = LoneThing(cloud, "function", parent=Ref(role, "id"))
+    Thing.read = meeting  # type: ignore[method-assign]
+    try:
+        items = engine.plan({"demo": [function, role]})
+    finally:
+        Thing.read = read  # type: ignore[method-assign]
+    assert not barrier.broken
+    assert [i.read_error for i in items] == [None, None]
+    # Only the read came early: the function is still made after the role, with its id.
+    engine.apply(items)
+    assert created_order(cloud) == ["role", "function"]
+    assert cloud.things["function"]["props"]["parent"] == "id-role"
+
+
+def test_other_kinds_are_read_after_what_they_depend_on(engine: Engine, cloud: Cloud) -> None:
+    engine.plan(stack(cloud))
+    order = created_order(cloud, "read")
+    assert order.index("role") < order.index("function") < order.index("permission")
+
+
 def test_drift_is_planned_and_repaired(engine: Engine, cloud: Cloud) -> None:
     engine.apply(engine.plan(stack(cloud)))
     cloud.things["bucket"]["props"]["size"] = 7

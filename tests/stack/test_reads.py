@@ -65,3 +65,26 @@ def test_no_op_runs_read_each_resource_once(stack: Stack, asked: list[tuple[str,
         assert reads(document, "tagging") <= 1
         twice = {call: n for call, n in Counter(asked).items() if n > 1}
         assert twice == {}, (command, twice)
+
+
+def test_kinds_read_alone_need_nothing_from_what_they_depend_on(stack: Stack) -> None:
+    # The engine reads these kinds at once, in parallel with what they depend on; that is only
+    # right if their read, on a run that knows nothing yet, finds what the ordered read finds.
+    from logpipe.engine import graph
+    from logpipe.session import Options, Run
+
+    first, _ = stack.up()
+    assert first.exit_code == 0, first.output
+    ordered = Run(Options(config=str(stack.config)))
+    items = ordered.engine.read_all(ordered.declare(ordered.pipelines(("all",))))
+    seen = {i.resource.key: i.observed for i in items}
+    alone = Run(Options(config=str(stack.config)))
+    checked = set()
+    for resource in graph.collect(r for rs in alone.declare(alone.pipelines(("all",))).values() for r in rs):
+        if not resource.reads_alone:
+            continue
+        observed, expected = resource.read(alone.ctx), seen[resource.key]
+        assert observed is not None and expected is not None, resource.key
+        assert (observed.props, observed.owned) == (expected.props, expected.owned), resource.key
+        checked.add(resource.kind)
+    assert {"iam-role", "firehose-stream", "lambda-function", "config-rule", "s3-bucket"} <= checked

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
+from logpipe.aws import MAX_PARALLEL_CALLS
 from logpipe.engine.model import Resource
 
 
@@ -62,15 +63,19 @@ def run_parallel(
     work: Callable[[Resource], bool],
     *,
     reverse: bool = False,
-    max_workers: int = 8,
+    max_workers: int = MAX_PARALLEL_CALLS,
+    waits_for_nothing: Callable[[Resource], bool] | None = None,
 ) -> dict[str, str]:
     """Run ``work`` on each resource once everything it waits for is done, in parallel.
 
     Forward order waits for dependencies; ``reverse`` waits for dependents (teardown).
     ``work`` returns False (or raises) to mark failure; anything waiting on a failed
-    resource is not run. Returns key -> 'done' | 'failed' | 'skipped'.
+    resource is not run. ``waits_for_nothing`` picks resources that start at once whatever they
+    depend on. Returns key -> 'done' | 'failed' | 'skipped'.
     """
     deps = dependency_map(resources)
+    if waits_for_nothing is not None:
+        deps = {r.key: set() if waits_for_nothing(r) else deps[r.key] for r in resources}
     if reverse:
         flipped: dict[str, set[str]] = {k: set() for k in deps}
         for key, needs in deps.items():

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from logpipe.aws import describe_client_error
+from logpipe.aws import MAX_PARALLEL_CALLS, describe_client_error
 from logpipe.engine import graph
 from logpipe.engine.context import Context, contains_unknown
 from logpipe.engine.model import Observed, Resource
@@ -98,7 +98,7 @@ def _quiet(event: str, item: Item) -> None:
 class Engine:
     """Plans, applies, reports and tears down declared resources. Pipelines never loop themselves."""
 
-    def __init__(self, ctx: Context, reporter: Reporter = _quiet, *, max_workers: int = 8) -> None:
+    def __init__(self, ctx: Context, reporter: Reporter = _quiet, *, max_workers: int = MAX_PARALLEL_CALLS) -> None:
         self.ctx = ctx
         self.reporter = reporter
         self.max_workers = max_workers
@@ -135,7 +135,7 @@ class Engine:
             # A failed read must not stop the others: every problem is reported at once.
             return True
 
-        graph.run_parallel(ordered, read_one, max_workers=self.max_workers)
+        graph.run_parallel(ordered, read_one, max_workers=self.max_workers, waits_for_nothing=lambda r: r.reads_alone)
         return [items[r.key] for r in ordered]
 
     # planning -------------------------------------------------------------------

@@ -25,7 +25,7 @@ from opensearchpy.exceptions import ConnectionError as TransportConnectionError
 from opensearchpy.exceptions import TransportError
 from requests.auth import AuthBase, HTTPBasicAuth
 
-from logpipe.aws import ReadCache
+from logpipe.aws import MAX_PARALLEL_CALLS, ReadCache
 from logpipe.errors import LogpipeError, UsageError
 
 USER_ENV = "LOGPIPE_OPENSEARCH_USER"
@@ -130,7 +130,7 @@ def connect(
         # Retries with backoff happen in CountedConnection; the transport's immediate ones would not help.
         max_retries=0,
         retry_on_timeout=False,
-        pool_maxsize=16,
+        pool_maxsize=MAX_PARALLEL_CALLS,
     )
 
 

@@ -82,6 +82,7 @@ def canonical_selectors(selectors: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 class CloudTrailTrail(Resource):
     kind = "cloudtrail-trail"
+    reads_alone = True
 
     def __init__(
         self,

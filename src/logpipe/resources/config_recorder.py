@@ -117,6 +117,7 @@ class ConfigRecorder(Resource):
     """The region's configuration recorder (created stopped; the delivery channel starts it)."""
 
     kind = "config-recorder"
+    reads_alone = True
     policy = "shared"
 
     def describe(self) -> str:
@@ -208,6 +209,8 @@ def _ensure_service_linked_role(ctx: Context) -> None:
 
 class ConfigDeliveryBucket(S3Bucket):
     """The bucket Config delivers to; only made when logpipe makes the recorder too."""
+
+    reads_alone = False  # whether it is needed depends on the recorder, read first
 
     def __init__(self, name: str, *, recorder: ConfigRecorder, policy_document: dict[str, Any]) -> None:
         super().__init__(name, policy_document=policy_document, policy="shared")

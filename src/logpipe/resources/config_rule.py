@@ -34,6 +34,7 @@ def rule_name(prefix: str, identifier: str) -> str:
 
 class ConfigRule(Resource):
     kind = "config-rule"
+    reads_alone = True
     policy = "shared"
 
     def __init__(self, name: str, *, identifier: str, depends_on: tuple[Resource, ...] = ()) -> None:

@@ -20,6 +20,7 @@ from logpipe.resources.ownership import tags_of
 
 class EventRule(Resource):
     kind = "eventbridge-rule"
+    reads_alone = True
 
     def __init__(self, name: str, *, event_pattern: dict[str, Any], description: str = "") -> None:
         super().__init__(name)

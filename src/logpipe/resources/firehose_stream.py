@@ -106,6 +106,7 @@ class FirehoseStream(Resource):
     """A Direct PUT stream into one OpenSearch Service domain. Outputs: ``arn``, ``name``."""
 
     kind = "firehose-stream"
+    reads_alone = True
 
     def __init__(
         self,

@@ -30,6 +30,7 @@ def find_detector(ctx: Context) -> str | None:
 
 class GuardDutyDetector(Resource):
     kind = "guardduty-detector"
+    reads_alone = True
     policy = "shared"
 
     def __init__(self, name: str = "default", *, finding_publishing_frequency: str = "FIFTEEN_MINUTES") -> None:

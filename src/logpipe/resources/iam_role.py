@@ -75,6 +75,7 @@ def allow(actions: list[str] | str, resources: list[Any] | Any) -> dict[str, Any
 
 class IamRole(Resource):
     kind = "iam-role"
+    reads_alone = True
 
     def __init__(
         self,

@@ -29,6 +29,7 @@ def _waiting_for_role(role_arn: str, operation: str) -> str:
 
 class LambdaFunction(Resource):
     kind = "lambda-function"
+    reads_alone = True
 
     def __init__(
         self,

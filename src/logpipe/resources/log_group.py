@@ -14,6 +14,7 @@ from logpipe.resources.ownership import tags_of
 
 class LogGroup(Resource):
     kind = "log-group"
+    reads_alone = True
 
     def __init__(self, name: str, *, retention_days: int) -> None:
         super().__init__(name)

@@ -57,6 +57,7 @@ class OpenSearchDomainRef(Resource):
     """The domain the pipelines write to. logpipe never changes or deletes it through this kind."""
 
     kind = "opensearch-domain"
+    reads_alone = True
     policy = "external"
 
     def describe(self) -> str:

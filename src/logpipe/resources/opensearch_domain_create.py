@@ -38,6 +38,7 @@ class OpenSearchDomain(Resource):
     """Same kind as the external reference, so pipelines that point at the domain share it."""
 
     kind = "opensearch-domain"
+    reads_alone = True
     policy = "shared"  # created when absent, used as it is otherwise, deleted only when logpipe made it
 
     def __init__(self, name: str) -> None:

@@ -47,6 +47,7 @@ class ResolverQueryLogConfig(Resource):
     """Outputs: ``id``, ``arn``, ``name``."""
 
     kind = "resolver-query-log-config"
+    reads_alone = True
 
     def __init__(self, name: str, *, destination_arn: Ref | str, depends_on: tuple[Resource, ...] = ()) -> None:
         super().__init__(name, depends_on=depends_on)

@@ -32,6 +32,7 @@ class S3Bucket(Resource):
     """
 
     kind = "s3-bucket"
+    reads_alone = True
 
     def __init__(
         self,

@@ -49,6 +49,7 @@ def hub_arn(ctx: Context) -> str:
 
 class SecurityHub(Resource):
     kind = "securityhub-hub"
+    reads_alone = True
     policy = "shared"
 
     def __init__(self, name: str = "default", *, enable_default_standards: bool = True) -> None:

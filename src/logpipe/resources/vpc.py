@@ -23,6 +23,7 @@ class VpcRef(Resource):
     """
 
     kind = "vpc"
+    reads_alone = True
     policy = "external"
 
     def describe(self) -> str:

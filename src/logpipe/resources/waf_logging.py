@@ -53,6 +53,7 @@ class WebAclRef(Resource):
     """
 
     kind = "waf-web-acl"
+    reads_alone = True
     policy = "external"
 
     def __init__(self, name_or_arn: str, *, scope: str = "REGIONAL") -> None:
