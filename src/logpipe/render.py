@@ -48,7 +48,13 @@ class _WaitLines:
         # No printer lock here: rich renders under its own lock, which the printer takes while holding its.
         now = time.monotonic()
         waits = self._printer._wait_view
-        return Group(*(Text(f"  {text} … {now - since:.0f} s", style="yellow") for text, since in waits))
+        # One screen line each (cut with an ellipsis), or the live region could not redraw itself.
+        return Group(
+            *(
+                Text(f"  {text} … {now - since:.0f} s", style="yellow", no_wrap=True, overflow="ellipsis")
+                for text, since in waits
+            )
+        )
 
 
 class Printer:
