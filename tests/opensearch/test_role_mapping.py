@@ -195,3 +195,33 @@ def test_writer_role_not_made_by_logpipe_is_a_conflict_and_left_alone(
     teardown(os_run(), "all")
     role = admin(standin, "GET", f"{API}/roles/{DNS_ROLE}").json()[DNS_ROLE]
     assert role["cluster_permissions"] == ["*"] and role["description"] == "made by hand"
+
+
+def test_up_takes_the_writers_out_of_the_role_all_pipelines_shared_before(
+    os_run: Callable[..., Any], standin: OpenSearchStandin
+) -> None:
+    # A domain set up by an older logpipe: one logpipe_writer role for every pipeline, its mapping
+    # holding the pipelines' writers (and, here, an entry somebody else added).
+    legacy = {
+        "description": "Created by logpipe (logpipe:stack=demogo): lets logpipe's pipelines write their indices",
+        "cluster_permissions": ["cluster_composite_ops"],
+        "index_permissions": [{"index_patterns": ["cwl-*", "dns-log-*"], "allowed_actions": ["crud"]}],
+    }
+    assert admin(standin, "PUT", f"{API}/roles/logpipe_writer", legacy).status_code == 201
+    body = {"backend_roles": [DNS_WRITER, OTHER_TEAM, CLOUDTRAIL_WRITER]}
+    assert admin(standin, "PUT", f"{API}/rolesmapping/logpipe_writer", body).status_code == 201
+
+    up(os_run())
+
+    # Each pipeline's writers now reach its own indices only: the shared grant is taken back.
+    shared = mapping(standin, "logpipe_writer")
+    assert shared is not None and shared["backend_roles"] == [OTHER_TEAM]
+    dns_writers = mapping(standin, DNS_ROLE)
+    assert dns_writers is not None and dns_writers["backend_roles"] == [DNS_WRITER]
+    standin.reset()
+    run = os_run()
+    up(run)
+    assert run.counter.summary()["write"] == 0, run.counter.writes
+
+    teardown(os_run(), "all")
+    assert mapping(standin, "logpipe_writer") == shared

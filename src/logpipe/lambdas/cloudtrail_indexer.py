@@ -72,7 +72,8 @@ when signing or writing to S3). Sending, signing and parking are the module-leve
 is everything before the network (decode, documents, ``_bulk`` bodies).
 
 The writer role needs ``indices:data/read/mget`` on the CloudTrail indices besides write
-(logpipe's ``logpipe_writer`` role has it: ``crud`` and ``cluster_composite_ops``).
+(logpipe's writer role for the pipeline, ``logpipe-<prefix>-cloudtrail-writer``, has it: ``crud``
+and ``cluster_composite_ops``).
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ from logpipe.opensearch.client import DataPlane, path_part
 ALL_ACCESS = "all_access"
 #: opensearch.role_mapping value for "a scoped writer role per pipeline, made by logpipe".
 SCOPED_WRITER = "logpipe_writer"
+#: The one writer role all pipelines shared before each got its own: `up` takes the pipelines'
+#: writers out of its mapping, so an older stack's wider grant does not outlive the upgrade.
+LEGACY_SHARED_WRITER = "logpipe_writer"
 
 # What a writer needs and nothing more: _bulk (cluster_composite_ops holds indices:data/write/bulk),
 # index and overwrite documents (crud), create a daily index (indices:admin/create) and add fields

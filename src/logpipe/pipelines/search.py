@@ -77,7 +77,7 @@ def pieces(ctx: Context, pipeline: Pipeline) -> Pieces:
     mapping = OpenSearchRoleMapping(
         pipeline.name,
         role=target,
-        others=(own_role, security.ALL_ACCESS),
+        others=(own_role, security.ALL_ACCESS, security.LEGACY_SHARED_WRITER),
         backend_roles=writer_role_arns(ctx, pipeline),
         domain=domain,
         after=mapping_after,

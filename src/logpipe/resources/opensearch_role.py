@@ -1,4 +1,5 @@
-"""A security-plugin role logpipe creates (``logpipe_writer``): write access to the pipelines' indices."""
+"""A security-plugin role logpipe creates, one per pipeline (``logpipe-<prefix>-<pipeline>-writer``):
+write access to that pipeline's indices."""
 
 from __future__ import annotations
 
