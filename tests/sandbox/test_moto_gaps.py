@@ -1084,3 +1084,27 @@ def test_threaded_moto_server_serves_the_patched_calls(moto_server: str) -> None
     detector_id = guardduty.create_detector(Enable=True)["DetectorId"]
     guardduty.create_sample_findings(DetectorId=detector_id, FindingTypes=["Recon:EC2/Portscan"])
     assert len(guardduty.list_findings(DetectorId=detector_id)["FindingIds"]) == 1
+
+
+def test_calls_from_many_threads_at_once_are_answered_as_aws_would(moto: None) -> None:
+    # logpipe works in parallel; moto's backends are dicts its actions iterate, so unguarded, a
+    # GetRole walking the roles meets a CreateRole or DeleteRole of another thread mid-way.
+    from concurrent.futures import ThreadPoolExecutor
+
+    iam = boto3.client("iam", region_name=REGION)
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    for i in range(300):  # a long walk for each GetRole
+        iam.create_role(RoleName=f"steady-{i}", AssumeRolePolicyDocument=trust)
+
+    def churn(i: int) -> None:
+        iam.create_role(RoleName=f"churn-{i}", AssumeRolePolicyDocument=trust)
+        iam.delete_role(RoleName=f"churn-{i}")
+
+    def look(i: int) -> None:
+        for _ in range(5):
+            assert iam.get_role(RoleName=f"steady-{i % 40}")["Role"]["RoleName"] == f"steady-{i % 40}"
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        futures = [pool.submit(churn if i % 2 else look, i) for i in range(600)]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+    assert errors == []

@@ -48,6 +48,7 @@ def install() -> None:
         if _installed:
             return
         from . import (
+            _patching,
             awsconfig,
             cloudtrail,
             cloudtrail_delivery,
@@ -85,6 +86,7 @@ def install() -> None:
             s3,
         ):
             module.install()
+        _patching.serialize_actions()
         _installed = True
 
 

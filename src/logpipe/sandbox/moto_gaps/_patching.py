@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from moto.core.exceptions import ServiceException
@@ -117,22 +118,59 @@ def iter_existing_backends(backend_dict: Any, account_id: str, region_name: str)
     return []
 
 
+class ActionLock:
+    """One moto action at a time, across every service and thread.
+
+    AWS serves concurrent calls; moto's backends are plain dicts that its actions iterate
+    (IAM's ``GetRole`` walks every role), so two threads of one run (logpipe works in parallel)
+    can meet one adding or deleting while the other iterates: "dictionary changed size during
+    iteration". Holding this lock for each action keeps moto consistent. It is re-entrant in
+    its thread, and :meth:`suspended` lets go of it while an action hands records on to
+    delivery listeners, which may call moto again from other threads (over the sandbox's HTTP).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def __enter__(self) -> None:
+        depth = getattr(self._local, "depth", 0)
+        if depth == 0:
+            self._lock.acquire()
+        self._local.depth = depth + 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._local.depth -= 1
+        if self._local.depth == 0:
+            self._lock.release()
+
+    @contextmanager
+    def suspended(self) -> Iterator[None]:
+        depth = getattr(self._local, "depth", 0)
+        if depth:
+            self._local.depth = 0
+            self._lock.release()
+        try:
+            yield
+        finally:
+            if depth:
+                self._lock.acquire()
+                self._local.depth = depth
+
+
+ACTIONS = ActionLock()
+
 # (response class, action in snake_case) -> hooks run before moto answers that action.
 _BEFORE: dict[tuple[type, str], list[Any]] = {}
 
 
-def before_action(response_class: type, action: str, hook: Any) -> None:
-    """Run ``hook(response)`` before moto answers ``action`` (snake_case; ``*``: all) of ``response_class``.
-
-    The hook sees the request (``response.body``, ``_get_param``) and may raise an AWS error,
-    which moto serialises as it does its own. One wrapper around ``BaseResponse.call_action``
-    serves every service, so hooks never collide with other patches of the same action.
-    """
+def _call_action(self: Any) -> Any:
+    """``BaseResponse.call_action``: one moto action at a time, after its ``before_action`` hooks."""
     from moto.core.responses import BaseResponse
     from moto.core.utils import camelcase_to_underscores
 
-    def call_action(self: BaseResponse) -> Any:
-        answer = original(BaseResponse, "call_action")
+    answer = original(BaseResponse, "call_action")
+    with ACTIONS:
         action = self._get_action()
         action_name = camelcase_to_underscores(action) if action else ""
         hooks = [h for cls in type(self).__mro__ for key in (action_name, "*") for h in _BEFORE.get((cls, key), ())]
@@ -151,6 +189,21 @@ def before_action(response_class: type, action: str, hook: Any) -> None:
         finally:
             self.__dict__.pop(action_name, None)
 
+
+def serialize_actions() -> None:
+    """Make moto answer one action at a time (see :class:`ActionLock`)."""
+    from moto.core.responses import BaseResponse
+
+    patch(BaseResponse, "call_action", _call_action)
+
+
+def before_action(response_class: type, action: str, hook: Any) -> None:
+    """Run ``hook(response)`` before moto answers ``action`` (snake_case; ``*``: all) of ``response_class``.
+
+    The hook sees the request (``response.body``, ``_get_param``) and may raise an AWS error,
+    which moto serialises as it does its own. One wrapper around ``BaseResponse.call_action``
+    serves every service, so hooks never collide with other patches of the same action.
+    """
     with _LOCK:
         _BEFORE.setdefault((response_class, action), []).append(hook)
-    patch(BaseResponse, "call_action", call_action)
+    serialize_actions()

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._patching import ACTIONS
+
 log = logging.getLogger(__name__)
 
 MAX_KEPT = 1000
@@ -80,11 +82,13 @@ def publish(delivery: Delivery) -> None:
     with _lock:
         _recent.append(delivery)
         listeners = list(_listeners)
-    for listener in listeners:
-        try:
-            listener(delivery)
-        except Exception:  # a listener must never break the emulated AWS call
-            log.exception("moto_gaps delivery listener %r failed", listener)
+    # Listeners run the handlers, which may call moto again from another thread: let other actions in.
+    with ACTIONS.suspended():
+        for listener in listeners:
+            try:
+                listener(delivery)
+            except Exception:  # a listener must never break the emulated AWS call
+                log.exception("moto_gaps delivery listener %r failed", listener)
 
 
 def current_origin(default: str) -> str:
