@@ -5,9 +5,9 @@
 there. Each time, a second `up all` must converge, a third must make no write, and
 `teardown --yes` must leave nothing logpipe made and change nothing it did not make.
 
-By default the crash points are spread evenly over the run (6 of them, so the suite stays quick);
-with ``LOGPIPE_CRASH_EVERY_WRITE=1`` every k is tried, in 4 shards that xdist runs in
-parallel (about 120 crash points; some 3 minutes per shard on 2 busy cores).
+Every k is tried (about 120 crash points), in 8 shards that xdist spreads over its workers:
+some 6 minutes of the suite on 2 cores. ``LOGPIPE_CRASH_SPREAD=1`` tries 6 points spread evenly
+over the run instead, for a quick local loop.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from logpipe.aws import CallCounter, is_read_operation, is_read_request
 from logpipe.engine import runner
 from tests.stack.support import Stack, logpipe_leftovers, untouched_state
 
-EVERY_WRITE = os.environ.get("LOGPIPE_CRASH_EVERY_WRITE") == "1"
-SHARDS = 4 if EVERY_WRITE else 2
+EVERY_WRITE = os.environ.get("LOGPIPE_CRASH_SPREAD") != "1"
+SHARDS = 8 if EVERY_WRITE else 2
 SPREAD_POINTS = 6
 
 
@@ -54,13 +54,18 @@ def crash_at(k: int) -> type[CallCounter]:
 
 
 def one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Apply resources one after another, so that 'the k-th write' is the same call in every run."""
-    init = runner.Engine.__init__
+    """Apply resources one after another, so that 'the k-th write' is the same call in every run
+    (reads, which write nothing, stay parallel)."""
+    apply = runner.Engine.apply
 
-    def sequential(self: runner.Engine, ctx: Any, reporter: Any = runner._quiet, *, max_workers: int = 8) -> None:
-        init(self, ctx, reporter, max_workers=1)
+    def sequential(self: runner.Engine, items: list[runner.Item]) -> list[runner.Item]:
+        workers, self.max_workers = self.max_workers, 1
+        try:
+            return apply(self, items)
+        finally:
+            self.max_workers = workers
 
-    monkeypatch.setattr(runner.Engine, "__init__", sequential)
+    monkeypatch.setattr(runner.Engine, "apply", sequential)
 
 
 def writes_of_a_fresh_up(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> list[str]:
