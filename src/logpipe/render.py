@@ -164,7 +164,7 @@ class Printer:
                 f"[{style}]{row['ok']}/{row['total']} ok[/]",
                 str(row["drifted"]) if row["drifted"] else "-",
                 row["newest"] or "-",
-                _escape("; ".join(row["problems"])) or "-",
+                _escape(_glance(row)) or "-",
             )
         self.out.print(table)
 
@@ -211,27 +211,63 @@ def _escape(text: str) -> str:
     return text.replace("[", r"\[")
 
 
+# How many resource problems the summary names one by one; more are counted by state.
+_NAMED_IN_SUMMARY = 2
+
+
 def pipeline_summaries(names: list[str], items: list[Item], health: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per pipeline: resources ok of total, drifted count, age of the newest document, problems."""
+    """Per pipeline: resources ok of total, drifted count, age of the newest document, problems,
+    and whether it is built at all (``built``: False when none of its own resources exists)."""
     out = []
     for name in names:
         mine = [i for i in items if name in i.pipelines]
         rows = [h for h in health if h.get("pipeline") == name]
         fine = [i for i in mine if i.state in ("ok", "external")]
-        problems = [f"{i.state}: {i.resource.kind} {i.resource.name}" for i in mine if i not in fine]
+        trouble = [i for i in mine if i not in fine]
+        problems = [f"{i.state}: {i.resource.kind} {i.resource.name}" for i in trouble]
         problems += [f"{h['check']}: {h['value']}" for h in rows if not h.get("ok", True)]
         fresh = next((h for h in rows if h.get("check") == "freshness"), None)
+        by_state: dict[str, int] = {}
+        for item in trouble:
+            by_state[item.state] = by_state.get(item.state, 0) + 1
         out.append(
             {
                 "pipeline": name,
                 "ok": len(fine),
                 "total": len(mine),
-                "drifted": sum(1 for i in mine if i.state == "drifted"),
+                "drifted": by_state.get("drifted", 0),
                 "newest": _newest(fresh),
                 "problems": problems,
+                "not_ok": by_state,
+                "built": _built(name, mine),
             }
         )
     return out
+
+
+def not_built(summaries: list[dict[str, Any]]) -> list[str]:
+    """The pipelines of a status summary that have none of their own resources."""
+    return [row["pipeline"] for row in summaries if not row.get("built", True)]
+
+
+def _built(name: str, mine: list[Item]) -> bool:
+    """False when every resource only this pipeline declares (beside the domain-wide
+    ``opensearch`` pieces) is missing: nothing of it was ever made, or all was torn down."""
+    own = [i for i in mine if set(i.pipelines) <= {name, "opensearch"} and i.state != "external"]
+    return not own or any(i.state != "missing" for i in own)
+
+
+def _glance(row: dict[str, Any]) -> str:
+    """The summary's problems cell: short enough for one line in 100 columns; the resources
+    themselves are listed under the summary."""
+    if not row.get("built", True):
+        return f"not built: logpipe up {row['pipeline']}"
+    counts = row.get("not_ok", {})
+    named = [p for p in row["problems"] if p.split(":", 1)[0] in counts]
+    checks = [p for p in row["problems"] if p not in named]
+    if len(named) > _NAMED_IN_SUMMARY:
+        named = [", ".join(f"{count} {state}" for state, count in counts.items())]
+    return "; ".join(named + checks)
 
 
 def dashboard_links(items: list[Item], outputs: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
