@@ -39,12 +39,20 @@ def preflight(ctx: Context, engine: Engine, pipelines: list[Pipeline]) -> dict[s
     """pipeline -> why its record cannot arrive, found before sending anything (pieces and mappings)."""
     declared = {p.name: search.pieces(ctx, p).resources for p in pipelines}
     problems: dict[str, list[str]] = {}
+    # state -> pieces, per pipeline: the ones `up` makes again share one fix at the end.
+    fixable: dict[str, dict[str, list[str]]] = {}
     for item in engine.status(declared):
         owner = item.resource.pipeline
-        if owner in declared and item.state in ("missing", "drifted", "error", "not-owned"):
-            detail = f" ({item.detail})" if item.detail else ""
-            fix = f"; run `logpipe up {owner}`" if item.state in ("missing", "drifted") else ""
-            problems.setdefault(owner, []).append(f"{item.resource.describe()} is {item.state}{detail}{fix}")
+        if owner not in declared or item.state not in ("missing", "drifted", "error", "not-owned"):
+            continue
+        piece = item.resource.describe() + (f" ({item.detail})" if item.detail else "")
+        if item.state in ("missing", "drifted"):
+            fixable.setdefault(owner, {}).setdefault(item.state, []).append(piece)
+        else:
+            problems.setdefault(owner, []).append(f"{piece} is {item.state}")
+    for owner, by_state in fixable.items():
+        found = "; ".join(f"{state}: {', '.join(pieces)}" for state, pieces in by_state.items())
+        problems.setdefault(owner, []).insert(0, f"{found}; run `logpipe up {owner}`")
     for pipeline in pipelines:
         spec = pipeline.index(ctx)
         try:

@@ -199,6 +199,16 @@ def test_status_after_one_pipeline_shows_the_others_as_not_built_in_one_line_eac
     dns = next(row for row in report["pipelines"] if row["pipeline"] == "dns")
     assert "missing: firehose-stream demogo-dns" in dns["problems"], "json keeps every resource"
 
+    # verify of a pipeline never built says so at once, with one fix for everything it lacks.
+    started = time.monotonic()
+    checked = logpipe(sandbox, "-o", "json", "verify", "dns", "--timeout", "120")
+    assert checked.returncode == 1
+    assert time.monotonic() - started < 30, "verify waited instead of saying why"
+    [probe] = json_out(checked)["probes"]
+    assert probe["error"].startswith("not sent: missing: index template logpipe-dns"), probe["error"]
+    assert "index pattern dns-log-*" in probe["error"]
+    assert probe["error"].count("logpipe up dns") == 1, probe["error"]
+
 
 def test_a_dashboard_edited_in_dashboards_is_drift_until_up_puts_it_back(sandbox: dict[str, Any]) -> None:
     assert logpipe(sandbox, "up", "dns").returncode == 0
