@@ -205,7 +205,7 @@ def status(options: Options, printer: Printer, targets: tuple[str, ...], show_al
     Resource states: ok / missing / drifted / not-owned / external. Exit 1 when anything is
     missing or drifted, an index is mis-mapped, or a pipeline had no document in 24 hours.
     """
-    from logpipe.render import not_built, pipeline_summaries
+    from logpipe.render import belongs_only_to, not_built, pipeline_summaries
 
     run = Run(options, progress=printer.progress)
     pipelines = run.pipelines(targets)
@@ -239,17 +239,14 @@ def status(options: Options, printer: Printer, targets: tuple[str, ...], show_al
                 _health_table(printer, health)
         else:
             # A pipeline never built is one line in the summary, not a list of every resource it lacks.
-            unbuilt = set(not_built(summaries))
-            listed = [i for i in bad if not unbuilt >= (set(i.pipelines) - {"opensearch"} or {"opensearch"})]
+            unbuilt = not_built(summaries)
+            listed = [i for i in bad if not belongs_only_to(i, set(unbuilt))]
             if listed:
                 printer.items_table("not ok", listed)
             checks = [h for h in unhealthy if h.get("pipeline") not in unbuilt]
             if checks:
                 _health_table(printer, checks)
-            if unbuilt:
-                names = " ".join(sorted(unbuilt, key=[p.name for p in pipelines].index))
-                printer.out.print(f"not built: {names.replace(' ', ', ')}", markup=False)
-                printer.out.print(f"  build them with `logpipe up {names}`", markup=False)
+            printer.not_built(unbuilt)
         if leftovers:
             printer.out.print(f"{len(leftovers)} leftover(s) tagged as this stack's that no pipeline declares:")
             for orphan in leftovers:

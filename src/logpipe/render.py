@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -168,6 +169,12 @@ class Printer:
             )
         self.out.print(table)
 
+    def not_built(self, names: list[str]) -> None:
+        """The pipelines never built, and the one command that builds them."""
+        if names:
+            self.out.print(f"not built: {', '.join(names)}", markup=False)
+            self.out.print(f"  build them with `logpipe up {' '.join(names)}`", markup=False)
+
     def dashboard_links(self, links: list[dict[str, str]]) -> None:
         """One line per dashboard, its URL whole (never folded, so it can be copied)."""
         if not links:
@@ -216,29 +223,26 @@ _NAMED_IN_SUMMARY = 2
 
 
 def pipeline_summaries(names: list[str], items: list[Item], health: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per pipeline: resources ok of total, drifted count, age of the newest document, problems,
-    and whether it is built at all (``built``: False when none of its own resources exists)."""
+    """Per pipeline: resources ok of total, drifted count, age of the newest document, problems
+    (its resources' first, then its failed checks), the count of each state other than ok, and
+    whether it is built at all (``built``: False when none of its own resources exists)."""
     out = []
     for name in names:
         mine = [i for i in items if name in i.pipelines]
         rows = [h for h in health if h.get("pipeline") == name]
-        fine = [i for i in mine if i.state in ("ok", "external")]
-        trouble = [i for i in mine if i not in fine]
-        problems = [f"{i.state}: {i.resource.kind} {i.resource.name}" for i in trouble]
-        problems += [f"{h['check']}: {h['value']}" for h in rows if not h.get("ok", True)]
+        trouble = [i for i in mine if i.state not in ("ok", "external")]
+        not_ok = Counter(i.state for i in trouble)
         fresh = next((h for h in rows if h.get("check") == "freshness"), None)
-        by_state: dict[str, int] = {}
-        for item in trouble:
-            by_state[item.state] = by_state.get(item.state, 0) + 1
         out.append(
             {
                 "pipeline": name,
-                "ok": len(fine),
+                "ok": len(mine) - len(trouble),
                 "total": len(mine),
-                "drifted": by_state.get("drifted", 0),
+                "drifted": not_ok["drifted"],
                 "newest": _newest(fresh),
-                "problems": problems,
-                "not_ok": by_state,
+                "problems": [f"{i.state}: {i.resource.kind} {i.resource.name}" for i in trouble]
+                + [f"{h['check']}: {h['value']}" for h in rows if not h.get("ok", True)],
+                "not_ok": dict(not_ok),
                 "built": _built(name, mine),
             }
         )
@@ -246,8 +250,15 @@ def pipeline_summaries(names: list[str], items: list[Item], health: list[dict[st
 
 
 def not_built(summaries: list[dict[str, Any]]) -> list[str]:
-    """The pipelines of a status summary that have none of their own resources."""
-    return [row["pipeline"] for row in summaries if not row.get("built", True)]
+    """The pipelines of a status summary that have none of their own resources, in its order."""
+    return [row["pipeline"] for row in summaries if not row["built"]]
+
+
+def belongs_only_to(item: Item, pipelines: set[str]) -> bool:
+    """Whether every pipeline ``item`` serves is among ``pipelines``; a piece the domain-wide
+    ``opensearch`` side shares with pipelines belongs to those pipelines."""
+    served = set(item.pipelines) - {"opensearch"} or {"opensearch"}
+    return served <= pipelines
 
 
 def _built(name: str, mine: list[Item]) -> bool:
@@ -260,12 +271,12 @@ def _built(name: str, mine: list[Item]) -> bool:
 def _glance(row: dict[str, Any]) -> str:
     """The summary's problems cell: short enough for one line in 100 columns; the resources
     themselves are listed under the summary."""
-    if not row.get("built", True):
+    if not row["built"]:
         return f"not built: logpipe up {row['pipeline']}"
-    counts = row.get("not_ok", {})
-    named = [p for p in row["problems"] if p.split(":", 1)[0] in counts]
-    checks = [p for p in row["problems"] if p not in named]
-    if len(named) > _NAMED_IN_SUMMARY:
+    counts = row["not_ok"]
+    resources = sum(counts.values())
+    named, checks = row["problems"][:resources], row["problems"][resources:]
+    if resources > _NAMED_IN_SUMMARY:
         named = [", ".join(f"{count} {state}" for state, count in counts.items())]
     return "; ".join(named + checks)
 

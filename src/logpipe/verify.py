@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from logpipe.aws import error_message
 from logpipe.engine.context import Context
-from logpipe.engine.runner import Engine
+from logpipe.engine.runner import Engine, Item
 from logpipe.errors import LogpipeError
 from logpipe.opensearch import indices
 from logpipe.pipelines import search
@@ -38,21 +38,20 @@ def new_marker() -> str:
 def preflight(ctx: Context, engine: Engine, pipelines: list[Pipeline]) -> dict[str, str]:
     """pipeline -> why its record cannot arrive, found before sending anything (pieces and mappings)."""
     declared = {p.name: search.pieces(ctx, p).resources for p in pipelines}
+    reported = [
+        item
+        for item in engine.status(declared)
+        if item.resource.pipeline in declared and item.state in ("missing", "drifted", "error", "not-owned")
+    ]
     problems: dict[str, list[str]] = {}
-    # state -> pieces, per pipeline: the ones `up` makes again share one fix at the end.
-    fixable: dict[str, dict[str, list[str]]] = {}
-    for item in engine.status(declared):
-        owner = item.resource.pipeline
-        if owner not in declared or item.state not in ("missing", "drifted", "error", "not-owned"):
-            continue
-        piece = item.resource.describe() + (f" ({item.detail})" if item.detail else "")
-        if item.state in ("missing", "drifted"):
-            fixable.setdefault(owner, {}).setdefault(item.state, []).append(piece)
-        else:
-            problems.setdefault(owner, []).append(f"{piece} is {item.state}")
-    for owner, by_state in fixable.items():
-        found = "; ".join(f"{state}: {', '.join(pieces)}" for state, pieces in by_state.items())
-        problems.setdefault(owner, []).insert(0, f"{found}; run `logpipe up {owner}`")
+    for owner in declared:
+        mine = [item for item in reported if item.resource.pipeline == owner]
+        # What `up` makes again is listed by state, with the one fix at the end.
+        fixable = {state: [_piece(i) for i in mine if i.state == state] for state in ("missing", "drifted")}
+        found = "; ".join(f"{state}: {', '.join(pieces)}" for state, pieces in fixable.items() if pieces)
+        problems[owner] = ([f"{found}; run `logpipe up {owner}`"] if found else []) + [
+            f"{_piece(i)} is {i.state}" for i in mine if i.state in ("error", "not-owned")
+        ]
     for pipeline in pipelines:
         spec = pipeline.index(ctx)
         try:
@@ -64,7 +63,11 @@ def preflight(ctx: Context, engine: Engine, pipelines: list[Pipeline]) -> dict[s
             problems.setdefault(pipeline.name, []).append(
                 f"index {found.index}: {found.reason}; repair with `{search.repair_command(pipeline.name)}`"
             )
-    return {name: "; ".join(lines) for name, lines in problems.items()}
+    return {name: "; ".join(lines) for name, lines in problems.items() if lines}
+
+
+def _piece(item: Item) -> str:
+    return item.resource.describe() + (f" ({item.detail})" if item.detail else "")
 
 
 def run_probes(

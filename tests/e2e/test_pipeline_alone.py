@@ -209,6 +209,20 @@ def test_status_after_one_pipeline_shows_the_others_as_not_built_in_one_line_eac
     assert "index pattern dns-log-*" in probe["error"]
     assert probe["error"].count("logpipe up dns") == 1, probe["error"]
 
+    # A built pipeline that lost more than two pieces is counted in its row and listed below it.
+    auth = master(sandbox)
+    assert requests.delete(f"{sandbox['opensearch_url']}/_index_template/logpipe-waf", auth=auth, timeout=30).ok
+    for kind in ("index-pattern", "dashboard"):
+        url = f"{sandbox['opensearch_url']}{SAVED_OBJECTS}/{kind}/logpipe-waf"
+        assert requests.delete(url, auth=auth, headers={"osd-xsrf": "true"}, timeout=30).ok, kind
+    shown = run_logpipe("--sandbox", "status", env={**sandbox["env"], "COLUMNS": "100"})
+    lines = shown.stdout.splitlines()
+    [row] = [line for line in lines[: lines.index("dashboards:")] if line.startswith("│ waf ")]
+    # The dashboard is one resource of seven saved objects: one of them gone is drift.
+    assert "2 missing, 1 drifted" in row and "not built" not in row, row
+    listed = lines[lines.index("dashboards:") :]
+    assert any("logpipe-waf" in line and "missing" in line for line in listed), shown.stdout
+
 
 def test_a_dashboard_edited_in_dashboards_is_drift_until_up_puts_it_back(sandbox: dict[str, Any]) -> None:
     assert logpipe(sandbox, "up", "dns").returncode == 0
